@@ -1,0 +1,17 @@
+"""Stands up an Apache RocketMQ cluster: stack config -> typed config -> plan -> resources -> outputs."""
+
+import pulumi
+
+from components.cluster import deploy
+from components.config import NAMESPACE, ConfigError
+from components.stack_config import load_cluster_config
+
+try:
+    cluster_config = load_cluster_config()
+except ConfigError as error:
+    # One clear line, no traceback, before any resource is registered.
+    raise pulumi.RunError(str(error)) from None
+
+outputs = deploy(cluster_config, pulumi.Config(NAMESPACE).require_secret("sshPrivateKey"))
+for export_name, value in outputs.as_exports().items():
+    pulumi.export(export_name, value)

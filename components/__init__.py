@@ -1,0 +1,1 @@
+"""Components of the RocketMQ Pulumi program: config -> plan -> resources -> outputs."""

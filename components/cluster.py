@@ -1,0 +1,117 @@
+"""Wires the pieces: config -> plan -> hosts (aws or existing) -> name servers -> broker pairs -> outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.broker_pair import BrokerPair, BrokerPairArgs
+from components.config import ClusterConfig
+from components.name_server_tier import NameServerTier, NameServerTierArgs
+from components.remote import Bastion, HostEndpoint, connection_for
+from components.rocketmq_host import RocketMqHost, RocketMqHostArgs
+from components.topology import ClusterPlan, plan_cluster
+
+MIN_ZONES = 2
+
+
+@dataclass(frozen=True)
+class ClusterOutputs:
+    namesrv_addr: pulumi.Output[str]
+    name_servers: pulumi.Output[list[str]]
+    brokers: pulumi.Output[dict[str, Any]]
+    cluster_name: str
+    mode: str
+
+    def as_exports(self) -> dict[str, Any]:
+        return {
+            "namesrvAddr": self.namesrv_addr,
+            "nameServers": self.name_servers,
+            "brokers": self.brokers,
+            "clusterName": self.cluster_name,
+            "mode": self.mode,
+        }
+
+
+def _aws_endpoints(cfg: ClusterConfig) -> tuple[ClusterPlan, dict[str, HostEndpoint]]:
+    import pulumi_aws as aws
+
+    from components.aws_fleet import MAX_ZONES, AwsFleet, AwsFleetArgs
+
+    assert cfg.aws is not None
+    if cfg.aws.subnet_ids:
+        zones: list[str] = []
+        zone_count = len(cfg.aws.subnet_ids)
+    else:
+        zones = list(aws.get_availability_zones(state="available").names)[:MAX_ZONES]
+        if len(zones) < MIN_ZONES:
+            raise pulumi.RunError(
+                f"aws:region offers {len(zones)} availability zone(s); the cluster needs at least {MIN_ZONES}"
+            )
+        zone_count = len(zones)
+    plan = plan_cluster(cfg, zones=zone_count)
+    fleet = AwsFleet("rocketmq", AwsFleetArgs(settings=cfg.aws, plan=plan, zones=zones))
+    return plan, fleet.endpoints
+
+
+def _existing_endpoints(cfg: ClusterConfig) -> tuple[ClusterPlan, dict[str, HostEndpoint]]:
+    plan = plan_cluster(cfg)
+    endpoints = {
+        spec.name: HostEndpoint(spec.name, spec.address, spec.private_address, spec.user, spec.port)
+        for spec in cfg.hosts
+    }
+    return plan, endpoints
+
+
+def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str]) -> ClusterOutputs:
+    plan, endpoints = _aws_endpoints(cfg) if cfg.target == "aws" else _existing_endpoints(cfg)
+    bastion = None
+    if cfg.aws is not None and cfg.aws.bastion_host:
+        bastion = Bastion(cfg.aws.bastion_host, cfg.aws.bastion_user or cfg.aws.ssh_user)
+
+    hosts = {
+        planned.key: RocketMqHost(
+            f"rocketmq-{planned.key}",
+            RocketMqHostArgs(
+                endpoint=endpoints[planned.key],
+                connection=connection_for(endpoints[planned.key], private_key, bastion),
+                release=cfg.release,
+                store_path=cfg.store_path,
+            ),
+        )
+        for planned in plan.hosts
+    }
+
+    tier = NameServerTier(
+        "rocketmq-namesrv",
+        NameServerTierArgs(cfg=cfg, hosts=[hosts[h.key] for h in plan.name_server_hosts]),
+    )
+    pairs = [
+        BrokerPair(
+            f"rocketmq-{group.broker_name}",
+            BrokerPairArgs(
+                cfg=cfg,
+                group=group,
+                hosts=hosts,
+                namesrv_addr=tier.namesrv_addr,
+                name_servers=tier.services,
+            ),
+        )
+        for group in plan.groups
+    ]
+
+    brokers = pulumi.Output.all(*[pulumi.Output.all(p.master, p.slaves) for p in pairs]).apply(
+        lambda resolved: {
+            group.broker_name: {"master": master, "slaves": list(slaves)}
+            for group, (master, slaves) in zip(plan.groups, resolved, strict=True)
+        }
+    )
+    return ClusterOutputs(
+        namesrv_addr=tier.namesrv_addr,
+        name_servers=tier.endpoints,
+        brokers=brokers,
+        cluster_name=cfg.cluster_name,
+        mode=cfg.mode.value,
+    )

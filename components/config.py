@@ -1,0 +1,694 @@
+"""Stack config -> validated, typed ClusterConfig.
+
+Pure: no Pulumi import. Every bad input raises one ConfigError that names the
+stack config key and says what is allowed, before any resource exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+NAMESPACE = "rocketmq"
+
+DEFAULT_VERSION = "5.3.3"
+DEFAULT_MIRROR = "https://archive.apache.org/dist"
+
+
+class ConfigError(ValueError):
+    """A stack config value that cannot be used; the message names the key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = f"{NAMESPACE}:{key}" if ":" not in key else key
+        super().__init__(f"{self.key}: {message}")
+
+
+class Mode(StrEnum):
+    SINGLE_MASTER = "single-master"
+    MULTI_MASTER = "multi-master"
+    MASTER_SLAVE_ASYNC = "master-slave-async"
+    MASTER_SLAVE_SYNC = "master-slave-sync"
+
+    @property
+    def has_slaves(self) -> bool:
+        return self in (Mode.MASTER_SLAVE_ASYNC, Mode.MASTER_SLAVE_SYNC)
+
+    @property
+    def master_role(self) -> str:
+        return "SYNC_MASTER" if self is Mode.MASTER_SLAVE_SYNC else "ASYNC_MASTER"
+
+
+@dataclass(frozen=True)
+class ModeDefaults:
+    broker_groups: int
+    slaves_per_group: int
+    name_servers: int
+
+
+MODE_DEFAULTS: dict[Mode, ModeDefaults] = {
+    Mode.SINGLE_MASTER: ModeDefaults(broker_groups=1, slaves_per_group=0, name_servers=1),
+    Mode.MULTI_MASTER: ModeDefaults(broker_groups=2, slaves_per_group=0, name_servers=3),
+    Mode.MASTER_SLAVE_ASYNC: ModeDefaults(broker_groups=2, slaves_per_group=1, name_servers=3),
+    Mode.MASTER_SLAVE_SYNC: ModeDefaults(broker_groups=2, slaves_per_group=1, name_servers=3),
+}
+
+MAX_BROKER_GROUPS = 26  # broker-a .. broker-z
+MAX_SLAVES_PER_GROUP = 8
+MAX_NAME_SERVERS = 9
+
+FLUSH_DISK_TYPES = ("ASYNC_FLUSH", "SYNC_FLUSH")
+OPERATING_SYSTEMS = ("centos-stream-9", "rocky-9", "alma-9")
+TARGETS = ("aws", "hosts")
+
+# broker.conf keys the program derives itself; users may not override them.
+MANAGED_BROKER_KEYS = frozenset(
+    {
+        "brokerClusterName",
+        "brokerName",
+        "brokerId",
+        "brokerRole",
+        "flushDiskType",
+        "deleteWhen",
+        "fileReservedTime",
+        "namesrvAddr",
+        "brokerIP1",
+        "brokerIP2",
+        "listenPort",
+        "haListenPort",
+        "storePathRootDir",
+        "storePathCommitLog",
+    }
+)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+_PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
+# Plain characters only: values land in config files and shell scripts.
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.,:;/@+=%-]*$")
+_SAFE_VALUE_TEXT = "letters, digits and _ . , : ; / @ + = % -"
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_SHA512 = re.compile(r"^[0-9a-fA-F]{128}$")
+_HEAP = re.compile(r"^([1-9][0-9]{0,5})([mMgG])$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+_ABS_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
+_AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
+_VPC = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_SUBNET = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SSH_PUBLIC_KEY = re.compile(
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( [A-Za-z0-9_.@+-]*)?$"
+)
+
+
+@dataclass(frozen=True)
+class HeapSettings:
+    """JVM heap per role: None means sized from the host's memory at start."""
+
+    name_server: str | None = None
+    broker: str | None = None
+
+
+@dataclass(frozen=True)
+class BrokerPlacement:
+    broker_name: str
+    broker_id: int
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """One existing machine (target: hosts)."""
+
+    name: str
+    address: str
+    private_address: str
+    user: str
+    port: int
+    name_server: bool
+    broker: BrokerPlacement | None
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    os: str = "centos-stream-9"
+    ami: str | None = None
+    name_server_instance_type: str = "t3.medium"
+    broker_instance_type: str = "m5.large"
+    data_volume_size_gib: int = 100
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    vpc_cidr: str = "10.42.0.0/16"
+    ssh_cidrs: tuple[str, ...] = ()
+    client_cidrs: tuple[str, ...] = ()
+    public_ip: bool = True
+    bastion_host: str | None = None
+    bastion_user: str | None = None
+    ssh_public_key: str = ""
+    ssh_user: str = "ec2-user"
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    version: str = DEFAULT_VERSION
+    mirror: str = DEFAULT_MIRROR
+    sha512: str | None = None
+
+    @property
+    def version_tuple(self) -> tuple[int, int, int]:
+        major, minor, patch = (int(p) for p in self.version.split("."))
+        return major, minor, patch
+
+    @property
+    def java_major(self) -> int:
+        # RocketMQ before 4.9.3 only runs on JDK 8.
+        return 8 if self.version_tuple < (4, 9, 3) else 17
+
+    @property
+    def zip_name(self) -> str:
+        return f"rocketmq-all-{self.version}-bin-release.zip"
+
+    @property
+    def zip_url(self) -> str:
+        return f"{self.mirror.rstrip('/')}/rocketmq/{self.version}/{self.zip_name}"
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    mode: Mode
+    broker_groups: int
+    slaves_per_group: int
+    name_servers: int
+    cluster_name: str
+    flush_disk_type: str
+    delete_when: str
+    file_reserved_time: int
+    broker_properties: Mapping[str, str]
+    release: ReleaseSettings
+    heap: HeapSettings
+    store_path: str
+    ready_timeout_seconds: int
+    target: str
+    hosts: tuple[HostSpec, ...] = ()
+    aws: AwsSettings | None = None
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _structured(key: str, raw: Any) -> Any:
+    """Pulumi hands objects and lists over as JSON text."""
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith(("{", "[")):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(key, f"is not valid JSON/YAML structure ({exc.msg})") from None
+    return raw
+
+
+def _integer(key: str, raw: Any, minimum: int, maximum: int) -> int:
+    value: int
+    if isinstance(raw, bool):
+        raise ConfigError(key, f"must be a whole number from {minimum} to {maximum}, got {raw!r}")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
+        value = int(raw.strip())
+    else:
+        raise ConfigError(key, f"must be a whole number from {minimum} to {maximum}, got {raw!r}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(key, f"must be a whole number from {minimum} to {maximum}, got {value}")
+    return value
+
+
+def _boolean(key: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"
+    raise ConfigError(key, f"must be true or false, got {raw!r}")
+
+
+def _choice(key: str, raw: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(raw, str) or raw not in allowed:
+        raise ConfigError(key, f"must be one of {', '.join(allowed)}; got {raw!r}")
+    return raw
+
+
+def _pattern(key: str, raw: Any, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(raw, str) or not pattern.fullmatch(raw):
+        raise ConfigError(key, f"must be {what}; got {raw!r}")
+    return raw
+
+
+def _string_list(key: str, raw: Any, check: Callable[[str, str], str]) -> tuple[str, ...]:
+    value = _structured(key, raw)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise ConfigError(key, f"must be a list; got {raw!r}")
+    return tuple(check(f"{key}[{i}]", item) for i, item in enumerate(value))
+
+
+def _cidr(key: str, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError(key, f"must be an IPv4 CIDR such as 203.0.113.0/24; got {raw!r}")
+    try:
+        return str(ipaddress.IPv4Network(raw, strict=True))
+    except ValueError:
+        raise ConfigError(key, f"must be an IPv4 CIDR such as 203.0.113.0/24; got {raw!r}") from None
+
+
+def _address(key: str, raw: Any) -> str:
+    if isinstance(raw, str):
+        try:
+            return str(ipaddress.ip_address(raw))
+        except ValueError:
+            if _HOSTNAME.fullmatch(raw):
+                return raw
+    raise ConfigError(key, f"must be an IP address or DNS name; got {raw!r}")
+
+
+def _ip(key: str, raw: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Address(raw))
+    except ValueError:
+        raise ConfigError(key, f"must be an IPv4 address (brokers advertise it as brokerIP1); got {raw!r}") from None
+
+
+def _heap(key: str, raw: Any) -> str | None:
+    if raw is None or raw == "auto":
+        return None
+    match = _HEAP.fullmatch(raw) if isinstance(raw, str) else None
+    if not match:
+        raise ConfigError(key, f"must be 'auto' or a JVM size such as 512m or 2g; got {raw!r}")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    megabytes = amount * (1024 if unit == "g" else 1)
+    if megabytes < 64:
+        raise ConfigError(key, f"must be at least 64m; got {raw!r}")
+    return f"{amount}{unit}"
+
+
+def _safe_value(key: str, raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int | float):
+        return str(raw)
+    if not isinstance(raw, str) or not _SAFE_VALUE.fullmatch(raw):
+        raise ConfigError(key, f"may only contain {_SAFE_VALUE_TEXT}; got {raw!r}")
+    return raw
+
+
+# ---------------------------------------------------------------- parsing
+
+
+class _Reader:
+    """Tracks which keys were read so unknown (mistyped) keys are refused."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self._raw = {k.split(":", 1)[1] if k.startswith(f"{NAMESPACE}:") else k: v for k, v in raw.items()}
+        self._seen: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._seen.add(key)
+        value = self._raw.get(key)
+        return default if value is None or value == "" else value
+
+    def has(self, key: str) -> bool:
+        self._seen.add(key)
+        return self._raw.get(key) not in (None, "")
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(k for k in self._raw if k not in self._seen and ":" not in k)
+
+
+def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = None) -> ClusterConfig:
+    """Validate raw stack config (keys with or without the `rocketmq:` prefix).
+
+    `secret_keys` are the keys Pulumi holds encrypted; when given, the private key must be one."""
+    r = _Reader(raw)
+
+    mode = Mode(_choice("mode", r.get("mode", Mode.SINGLE_MASTER.value), tuple(m.value for m in Mode)))
+    defaults = MODE_DEFAULTS[mode]
+    broker_groups = _integer("brokerGroups", r.get("brokerGroups", defaults.broker_groups), 1, MAX_BROKER_GROUPS)
+    slaves = _integer("slavesPerGroup", r.get("slavesPerGroup", defaults.slaves_per_group), 0, MAX_SLAVES_PER_GROUP)
+    name_servers = _integer("nameServers", r.get("nameServers", defaults.name_servers), 1, MAX_NAME_SERVERS)
+
+    if mode is Mode.SINGLE_MASTER and broker_groups != 1:
+        raise ConfigError(
+            "brokerGroups", f"must be 1 in single-master mode (use multi-master for more); got {broker_groups}"
+        )
+    if mode.has_slaves and slaves < 1:
+        raise ConfigError("slavesPerGroup", f"must be at least 1 in {mode.value} mode; got {slaves}")
+    if not mode.has_slaves and slaves != 0:
+        raise ConfigError(
+            "slavesPerGroup",
+            f"must be 0 in {mode.value} mode (use master-slave-async or master-slave-sync for slaves); got {slaves}",
+        )
+
+    cluster_name = _pattern(
+        "clusterName", r.get("clusterName", "DefaultCluster"), _NAME, "1-63 letters, digits, _ or -"
+    )
+    flush = _choice("flushDiskType", r.get("flushDiskType", "ASYNC_FLUSH"), FLUSH_DISK_TYPES)
+    delete_when = _delete_when(r.get("deleteWhen", "04"))
+    reserved = _integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
+    properties = _broker_properties(r.get("brokerProperties", {}))
+
+    release = _release(r)
+    heap = HeapSettings(
+        name_server=_heap("nameServerHeap", r.get("nameServerHeap")),
+        broker=_heap("brokerHeap", r.get("brokerHeap")),
+    )
+    store_path = _pattern(
+        "storePath", r.get("storePath", "/data/rocketmq/store"), _ABS_PATH, "an absolute path of plain characters"
+    )
+    if store_path.rstrip("/") in ("", "/usr", "/etc", "/opt/rocketmq", "/var", "/home", "/root", "/boot"):
+        raise ConfigError("storePath", f"must be a dedicated directory, not {store_path!r}")
+    ready_timeout = _integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
+
+    target = _choice("target", r.get("target", "aws"), TARGETS)
+    if "sshPrivateKey" not in {k.split(":", 1)[-1] for k in raw if raw[k] not in (None, "")}:
+        raise ConfigError(
+            "sshPrivateKey", "is required: set it with `pulumi config set --secret rocketmq:sshPrivateKey < key`"
+        )
+    r.has("sshPrivateKey")
+    if secret_keys is not None and f"{NAMESPACE}:sshPrivateKey" not in secret_keys:
+        raise ConfigError(
+            "sshPrivateKey", "must be stored as a secret: `pulumi config set --secret rocketmq:sshPrivateKey < key`"
+        )
+
+    hosts: tuple[HostSpec, ...] = ()
+    aws: AwsSettings | None = None
+    ssh_user = r.get("sshUser")
+    if ssh_user is not None:
+        ssh_user = _pattern("sshUser", ssh_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name")
+    if target == "hosts":
+        hosts = _hosts(
+            r.get("hosts"),
+            ssh_user or "root",
+            mode=mode,
+            groups=broker_groups,
+            slaves=slaves,
+            name_servers=name_servers,
+        )
+    else:
+        aws = _aws(r, ssh_user)
+        if not (store_path + "/").startswith("/data/rocketmq/"):
+            raise ConfigError(
+                "storePath",
+                f"must lie under /data/rocketmq/ for target aws, where the store's own volume is mounted; got {store_path!r}",
+            )
+
+    unknown = r.unknown_keys()
+    if unknown:
+        raise ConfigError(
+            unknown[0],
+            f"is not a setting of this program; known settings are listed in README.md (got {len(unknown)} unknown: {', '.join(unknown)})",
+        )
+
+    return ClusterConfig(
+        mode=mode,
+        broker_groups=broker_groups,
+        slaves_per_group=slaves,
+        name_servers=name_servers,
+        cluster_name=cluster_name,
+        flush_disk_type=flush,
+        delete_when=delete_when,
+        file_reserved_time=reserved,
+        broker_properties=properties,
+        release=release,
+        heap=heap,
+        store_path=store_path.rstrip("/"),
+        ready_timeout_seconds=ready_timeout,
+        target=target,
+        hosts=hosts,
+        aws=aws,
+    )
+
+
+def _delete_when(raw: Any) -> str:
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if isinstance(text, str) and re.fullmatch(r"\d{1,2}(;\d{1,2})*", text):
+        hours = [int(h) for h in text.split(";")]
+        if all(0 <= h <= 23 for h in hours):
+            return ";".join(f"{h:02d}" for h in hours)
+    raise ConfigError(
+        "deleteWhen", f"must be hours of the day 00-23, several separated by ';' (e.g. 04 or 04;16); got {raw!r}"
+    )
+
+
+def _broker_properties(raw: Any) -> dict[str, str]:
+    key = "brokerProperties"
+    value = _structured(key, raw)
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be a map of broker.conf property names to values; got {raw!r}")
+    result: dict[str, str] = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not _PROPERTY_KEY.fullmatch(name):
+            raise ConfigError(
+                key, f"property names must be letters, digits, _ or . starting with a letter; got {name!r}"
+            )
+        if name in MANAGED_BROKER_KEYS:
+            raise ConfigError(
+                key,
+                f"{name!r} is managed by this program and cannot be set here; "
+                f"managed keys: {', '.join(sorted(MANAGED_BROKER_KEYS))}",
+            )
+        if isinstance(item, dict | list) or item is None:
+            raise ConfigError(f"{key}.{name}", f"must be a plain value (text, number or true/false); got {item!r}")
+        result[name] = _safe_value(f"{key}.{name}", item)
+    return dict(sorted(result.items()))
+
+
+def _release(r: _Reader) -> ReleaseSettings:
+    version = r.get("version", DEFAULT_VERSION)
+    match = _VERSION.fullmatch(version) if isinstance(version, str) else None
+    if not match:
+        raise ConfigError("version", f"must be a release number such as {DEFAULT_VERSION} or 4.9.8; got {version!r}")
+    major, minor = int(match.group(1)), int(match.group(2))
+    if not (major == 5 or (major, minor) == (4, 9)):
+        raise ConfigError("version", f"must be a 5.x or 4.9.x release; got {version!r}")
+
+    mirror = r.get("mirror", DEFAULT_MIRROR)
+    if not isinstance(mirror, str) or not re.fullmatch(
+        r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9_.~/%-]*)?", mirror
+    ):
+        raise ConfigError(
+            "mirror",
+            f"must be an http:// or https:// URL of an Apache-layout mirror (plain characters only); got {mirror!r}",
+        )
+
+    sha512 = r.get("sha512")
+    if sha512 is not None:
+        if not isinstance(sha512, str) or not _SHA512.fullmatch(sha512.replace(" ", "")):
+            raise ConfigError("sha512", f"must be the 128 hex digits of the release zip's SHA-512; got {sha512!r}")
+        sha512 = sha512.replace(" ", "").lower()
+    return ReleaseSettings(version=version, mirror=mirror.rstrip("/"), sha512=sha512)
+
+
+def expected_brokers(broker_groups: int, slaves: int) -> list[BrokerPlacement]:
+    return [
+        BrokerPlacement(broker_name=broker_group_name(g), broker_id=i)
+        for g in range(broker_groups)
+        for i in range(slaves + 1)
+    ]
+
+
+def broker_group_name(index: int) -> str:
+    return f"broker-{chr(ord('a') + index)}"
+
+
+def _hosts(
+    raw: Any, default_user: str, *, mode: Mode, groups: int, slaves: int, name_servers: int
+) -> tuple[HostSpec, ...]:
+    key = "hosts"
+    value = _structured(key, raw)
+    if value is None:
+        raise ConfigError(
+            key, "is required when target is hosts: a list of {name, address, nameServer, broker} entries"
+        )
+    if not isinstance(value, list) or not value:
+        raise ConfigError(key, f"must be a non-empty list of hosts; got {raw!r}")
+
+    allowed_fields = {"name", "address", "privateAddress", "user", "port", "nameServer", "broker"}
+    specs: list[HostSpec] = []
+    for index, entry in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(where, f"must be an object with name and address; got {entry!r}")
+        extra_fields = sorted(set(entry) - allowed_fields)
+        if extra_fields:
+            raise ConfigError(where, f"unknown field {extra_fields[0]!r}; allowed: {', '.join(sorted(allowed_fields))}")
+        if "name" not in entry or "address" not in entry:
+            raise ConfigError(where, "needs both name and address")
+        name = _pattern(
+            f"{where}.name",
+            entry["name"],
+            re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"),
+            "1-32 lowercase letters, digits or -",
+        )
+        address = _address(f"{where}.address", entry["address"])
+        private = _ip(f"{where}.privateAddress", entry.get("privateAddress", address))
+        user = _pattern(
+            f"{where}.user",
+            entry.get("user", default_user),
+            re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"),
+            "a Unix user name",
+        )
+        port = _integer(f"{where}.port", entry.get("port", 22), 1, 65535)
+        name_server = _boolean(f"{where}.nameServer", entry.get("nameServer", False))
+        broker = _placement(f"{where}.broker", entry.get("broker"))
+        if not name_server and broker is None:
+            raise ConfigError(where, f"host {name!r} carries nothing: set nameServer: true and/or broker: broker-a/0")
+        specs.append(HostSpec(name, address, private, user, port, name_server, broker))
+
+    for attr, label in (("name", "name"), ("address", "address"), ("private_address", "privateAddress")):
+        seen: set[str] = set()
+        for spec in specs:
+            item = getattr(spec, attr)
+            if item in seen:
+                raise ConfigError(key, f"two hosts share the {label} {item!r}; each host must be distinct")
+            seen.add(item)
+
+    ns_count = sum(1 for s in specs if s.name_server)
+    if ns_count != name_servers:
+        raise ConfigError(
+            key, f"{ns_count} hosts have nameServer: true but rocketmq:nameServers is {name_servers}; they must match"
+        )
+
+    expected = expected_brokers(groups, slaves)
+    placed: dict[tuple[str, int], str] = {}
+    for spec in specs:
+        if spec.broker is None:
+            continue
+        ident = (spec.broker.broker_name, spec.broker.broker_id)
+        if ident in placed:
+            raise ConfigError(key, f"{ident[0]}/{ident[1]} is placed on both {placed[ident]!r} and {spec.name!r}")
+        if spec.broker not in expected:
+            allowed = ", ".join(f"{b.broker_name}/{b.broker_id}" for b in expected)
+            raise ConfigError(
+                key,
+                f"host {spec.name!r} has broker {ident[0]}/{ident[1]}, which {mode.value} with rocketmq:brokerGroups={groups} and rocketmq:slavesPerGroup={slaves} does not have; allowed: {allowed}",
+            )
+        placed[ident] = spec.name
+    missing = [f"{b.broker_name}/{b.broker_id}" for b in expected if (b.broker_name, b.broker_id) not in placed]
+    if missing:
+        raise ConfigError(
+            key,
+            f"too few broker hosts: {', '.join(missing)} not placed on any host ({mode.value} needs {len(expected)} brokers)",
+        )
+    return tuple(specs)
+
+
+def _placement(key: str, raw: Any) -> BrokerPlacement | None:
+    if raw is None or raw is False:
+        return None
+    match = re.fullmatch(r"(broker-[a-z])/(\d)", raw) if isinstance(raw, str) else None
+    if not match:
+        raise ConfigError(
+            key, f"must be brokerName/brokerId such as broker-a/0 (master) or broker-a/1 (slave); got {raw!r}"
+        )
+    return BrokerPlacement(broker_name=match.group(1), broker_id=int(match.group(2)))
+
+
+_OS_LOGIN = {"centos-stream-9": "ec2-user", "rocky-9": "rocky", "alma-9": "ec2-user"}
+
+
+def _aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
+    os_name = _choice("os", r.get("os", "centos-stream-9"), OPERATING_SYSTEMS)
+    ami = r.get("ami")
+    if ami is not None:
+        ami = _pattern("ami", ami, _AMI, "an AMI id such as ami-0123456789abcdef0")
+    ns_type = _pattern(
+        "nameServerInstanceType",
+        r.get("nameServerInstanceType", "t3.medium"),
+        _INSTANCE_TYPE,
+        "an EC2 instance type such as t3.medium",
+    )
+    broker_type = _pattern(
+        "brokerInstanceType",
+        r.get("brokerInstanceType", "m5.large"),
+        _INSTANCE_TYPE,
+        "an EC2 instance type such as m5.large",
+    )
+    volume = _integer("dataVolumeSize", r.get("dataVolumeSize", 100), 8, 16384)
+
+    vpc_id = r.get("vpcId")
+    if vpc_id is not None:
+        vpc_id = _pattern("vpcId", vpc_id, _VPC, "a VPC id such as vpc-0123456789abcdef0")
+    subnet_ids = _string_list(
+        "subnetIds",
+        r.get("subnetIds", []),
+        lambda k, v: _pattern(k, v, _SUBNET, "a subnet id such as subnet-0123456789abcdef0"),
+    )
+    if vpc_id and not subnet_ids:
+        raise ConfigError(
+            "subnetIds", "is required with rocketmq:vpcId: list the subnets (in different zones) to place hosts in"
+        )
+    if subnet_ids and not vpc_id:
+        raise ConfigError("vpcId", "is required with rocketmq:subnetIds: the VPC the subnets belong to")
+    vpc_cidr = _cidr("vpcCidr", r.get("vpcCidr", "10.42.0.0/16"))
+    if ipaddress.IPv4Network(vpc_cidr).prefixlen > 20:
+        raise ConfigError("vpcCidr", f"must be /20 or larger to hold the subnets; got {vpc_cidr}")
+
+    ssh_cidrs = _string_list("sshCidrs", r.get("sshCidrs", []), _cidr)
+    client_cidrs = _string_list("clientCidrs", r.get("clientCidrs", []), _cidr)
+    public_ip = _boolean("publicIp", r.get("publicIp", True))
+    bastion_host = r.get("bastionHost")
+    if bastion_host is not None:
+        bastion_host = _address("bastionHost", bastion_host)
+    bastion_user = r.get("bastionUser")
+    if bastion_user is not None:
+        bastion_user = _pattern(
+            "bastionUser", bastion_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name"
+        )
+    if not public_ip and not bastion_host:
+        raise ConfigError(
+            "bastionHost",
+            "is required when rocketmq:publicIp is false: without public IPs the hosts are reached through a bastion",
+        )
+    if "0.0.0.0/0" in ssh_cidrs:
+        raise ConfigError(
+            "sshCidrs", "must not open SSH to the whole internet (0.0.0.0/0); list your office, VPN or bastion CIDRs"
+        )
+    if not ssh_cidrs:
+        raise ConfigError(
+            "sshCidrs",
+            "is required for target aws: the CIDRs allowed to reach port 22 (where `pulumi up` or the bastion runs)",
+        )
+
+    public_key = r.get("sshPublicKey")
+    if public_key is None:
+        raise ConfigError(
+            "sshPublicKey", "is required for target aws: the OpenSSH public key matching rocketmq:sshPrivateKey"
+        )
+    public_key = _pattern(
+        "sshPublicKey",
+        str(public_key).strip(),
+        _SSH_PUBLIC_KEY,
+        "one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa)",
+    )
+
+    return AwsSettings(
+        os=os_name,
+        ami=ami,
+        name_server_instance_type=ns_type,
+        broker_instance_type=broker_type,
+        data_volume_size_gib=volume,
+        vpc_id=vpc_id,
+        subnet_ids=subnet_ids,
+        vpc_cidr=vpc_cidr,
+        ssh_cidrs=ssh_cidrs,
+        client_cidrs=client_cidrs,
+        public_ip=public_ip,
+        bastion_host=bastion_host,
+        bastion_user=bastion_user,
+        ssh_public_key=public_key,
+        ssh_user=ssh_user or _OS_LOGIN[os_name],
+    )

@@ -1,0 +1,79 @@
+"""SSH endpoints of hosts and the one way this program runs a script on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_command import remote
+
+from components.rendering import RUN_STDIN_AS_ROOT
+
+# Fresh cloud instances refuse SSH for a while after they boot: keep dialling.
+DIAL_ERROR_LIMIT = 60
+PER_DIAL_TIMEOUT_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class Bastion:
+    host: str
+    user: str
+
+
+@dataclass(frozen=True)
+class HostEndpoint:
+    """How to reach one planned host, and what it must wait for before the first SSH dial."""
+
+    key: str
+    ssh_host: pulumi.Input[str]
+    private_address: pulumi.Input[str]
+    user: str
+    port: int = 22
+    data_volume_id: pulumi.Input[str] | None = None
+    ready_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+
+def connection_for(
+    endpoint: HostEndpoint, private_key: pulumi.Input[str], bastion: Bastion | None = None
+) -> remote.ConnectionArgs:
+    proxy = None
+    if bastion is not None:
+        proxy = remote.ProxyConnectionArgs(
+            host=bastion.host,
+            user=bastion.user,
+            private_key=private_key,
+            dial_error_limit=DIAL_ERROR_LIMIT,
+            per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
+        )
+    return remote.ConnectionArgs(
+        host=endpoint.ssh_host,
+        port=endpoint.port,
+        user=endpoint.user,
+        private_key=pulumi.Output.secret(private_key),
+        dial_error_limit=DIAL_ERROR_LIMIT,
+        per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
+        proxy=proxy,
+    )
+
+
+def root_script(
+    name: str,
+    connection: remote.ConnectionArgs,
+    script: pulumi.Input[str],
+    *,
+    parent: pulumi.Resource,
+    depends_on: Sequence[pulumi.Resource] = (),
+    delete: str | None = None,
+) -> remote.Command:
+    """Runs `script` (bash, on stdin) as root. It reruns only when the script itself changes,
+    so a second `pulumi up` with no change runs nothing on the hosts."""
+    return remote.Command(
+        name,
+        connection=connection,
+        create=RUN_STDIN_AS_ROOT,
+        stdin=script,
+        delete=delete,
+        add_previous_output_in_env=False,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )

@@ -1,0 +1,184 @@
+"""Render the files and scripts that go onto hosts, from templates/ (pure, no Pulumi)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from components.config import ClusterConfig, ReleaseSettings
+from components.topology import BROKER_PORT, NAME_SERVER_PORT, BrokerNode
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+ROCKETMQ_HOME = "/opt/rocketmq/current"
+SERVICE_USER_HOME = "/var/lib/rocketmq"
+DATA_MOUNT = "/data/rocketmq"
+HEREDOC = "ROCKETMQ_PULUMI_FILE_EOF"
+STOP_TIMEOUT_SECONDS = 120
+# HEAP=auto bounds in MiB: name server 1/8 of memory, broker 1/4.
+AUTO_HEAP_MIN_MB = {"namesrv": 128, "broker": 256}
+AUTO_HEAP_MAX_MB = {"namesrv": 4096, "broker": 8192}
+
+UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.service"}
+LOG_FILES = {
+    "namesrv": f"{SERVICE_USER_HOME}/logs/rocketmqlogs/namesrv.log",
+    "broker": f"{SERVICE_USER_HOME}/logs/rocketmqlogs/broker.log",
+}
+
+# Runs the script given on stdin as root, through sudo when the SSH user is not root.
+RUN_STDIN_AS_ROOT = 'if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -s; else exec sudo -n /bin/bash -s; fi'
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+    undefined=jinja2.StrictUndefined,
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+    # bash's ${#array[@]} would open a Jinja comment.
+    comment_start_string="<#--",
+    comment_end_string="--#>",
+)
+_env.filters["q"] = lambda value: shlex.quote(str(value))
+
+
+def render(template: str, **context: Any) -> str:
+    return _env.get_template(template).render(**context)
+
+
+@dataclass(frozen=True)
+class HostFile:
+    path: str
+    mode: str
+    content: str
+
+
+def render_prepare_script(
+    host_label: str, release: ReleaseSettings, store_path: str, data_volume_id: str | None
+) -> str:
+    return render(
+        "prepare-host.sh.j2",
+        host_label=host_label,
+        java_major=release.java_major,
+        store_path=store_path,
+        data_volume_id=data_volume_id,
+        data_mount=DATA_MOUNT,
+    )
+
+
+def render_install_script(host_label: str, release: ReleaseSettings) -> str:
+    return render(
+        "install-release.sh.j2",
+        host_label=host_label,
+        version=release.version,
+        zip_url=release.zip_url,
+        sha512=release.sha512 or "",
+    )
+
+
+def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, namesrv_addr: str) -> str:
+    return render(
+        "broker.conf.j2",
+        cluster_name=cfg.cluster_name,
+        mode=cfg.mode.value,
+        node=node,
+        flush_disk_type=cfg.flush_disk_type,
+        delete_when=cfg.delete_when,
+        file_reserved_time=cfg.file_reserved_time,
+        namesrv_addr=namesrv_addr,
+        address=address,
+        listen_port=BROKER_PORT,
+        store_path=cfg.store_path,
+        properties=cfg.broker_properties,
+    )
+
+
+def render_unit(role: str) -> str:
+    description = "Apache RocketMQ name server" if role == "namesrv" else "Apache RocketMQ broker"
+    return render(
+        "rocketmq.service.j2",
+        role=role,
+        description=description,
+        rocketmq_home=ROCKETMQ_HOME,
+        stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
+    )
+
+
+def render_start_script() -> str:
+    return render(
+        "rocketmq-start.sh.j2",
+        rocketmq_home=ROCKETMQ_HOME,
+        auto_min_mb=AUTO_HEAP_MIN_MB,
+        auto_max_mb=AUTO_HEAP_MAX_MB,
+    )
+
+
+def _common_files(role: str, env_content: str) -> list[HostFile]:
+    return [
+        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script()),
+        HostFile(f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role)),
+        HostFile(f"/etc/rocketmq/{role}.env", "0644", env_content),
+    ]
+
+
+def _service_script(
+    role: str, host_label: str, address: str, ready_timeout: int, files: list[HostFile], **extra: Any
+) -> str:
+    for file in files:
+        if HEREDOC in file.content:
+            raise ValueError(f"{file.path} would end its here-document early")
+    description = "the RocketMQ name server" if role == "namesrv" else "the RocketMQ broker"
+    if "node" in extra:
+        description = f"RocketMQ broker {extra['node'].label}"
+    return render(
+        "service.sh.j2",
+        role=role,
+        description=description,
+        host_label=host_label,
+        unit=UNITS[role],
+        address=address,
+        ready_timeout_seconds=ready_timeout,
+        files=[HostFile(f.path, f.mode, f.content if f.content.endswith("\n") else f.content + "\n") for f in files],
+        heredoc=HEREDOC,
+        rocketmq_home=ROCKETMQ_HOME,
+        log_file=LOG_FILES[role],
+        port=NAME_SERVER_PORT,
+        listen_port=BROKER_PORT,
+        **extra,
+    )
+
+
+def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str) -> str:
+    env = render("namesrv.env.j2", version=cfg.release.version, heap=cfg.heap.name_server or "auto")
+    return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, _common_files("namesrv", env))
+
+
+def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str) -> str:
+    env = render(
+        "broker.env.j2",
+        node=node,
+        version=cfg.release.version,
+        heap=cfg.heap.broker or "auto",
+        namesrv_addr=namesrv_addr,
+    )
+    files = [
+        *_common_files("broker", env),
+        HostFile("/etc/rocketmq/broker.conf", "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
+    ]
+    return _service_script(
+        "broker",
+        host_label,
+        address,
+        cfg.ready_timeout_seconds,
+        files,
+        node=node,
+        node_cluster=cfg.cluster_name,
+        namesrv_addr=namesrv_addr,
+    )
+
+
+def render_stop_command(role: str) -> str:
+    return render("stop-service.sh.j2", unit=UNITS[role])

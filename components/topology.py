@@ -1,0 +1,153 @@
+"""ClusterConfig -> pure topology plan: which hosts, which roles, which ids.
+
+No Pulumi here, so the plan is tested in milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.config import ClusterConfig, Mode, broker_group_name
+
+NAME_SERVER_PORT = 9876
+BROKER_PORT = 10911  # listenPort; fast channel is -2 (10909), HA replication +1 (10912)
+FAST_CHANNEL_PORT = BROKER_PORT - 2
+HA_PORT = BROKER_PORT + 1
+ALL_ROCKETMQ_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT, HA_PORT)
+CLIENT_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT)
+
+
+@dataclass(frozen=True)
+class BrokerNode:
+    broker_name: str
+    broker_id: int
+    role: str  # ASYNC_MASTER | SYNC_MASTER | SLAVE
+    host: str  # key of the PlannedHost carrying it
+
+    @property
+    def is_master(self) -> bool:
+        return self.broker_id == 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.broker_name}/{self.broker_id}"
+
+
+@dataclass(frozen=True)
+class PlannedHost:
+    key: str  # stable resource name part, e.g. "ns-1", "broker-a-0" or the host's own name
+    name_server: bool
+    broker: BrokerNode | None
+    zone_slot: int  # index into the available zones/subnets (aws)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        roles = []
+        if self.name_server:
+            roles.append("nameserver")
+        if self.broker:
+            roles.append("master" if self.broker.is_master else "slave")
+        return tuple(roles)
+
+
+@dataclass(frozen=True)
+class BrokerGroup:
+    broker_name: str
+    master: BrokerNode
+    slaves: tuple[BrokerNode, ...]
+
+    @property
+    def nodes(self) -> tuple[BrokerNode, ...]:
+        return (self.master, *self.slaves)
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    mode: Mode
+    cluster_name: str
+    hosts: tuple[PlannedHost, ...]
+    groups: tuple[BrokerGroup, ...]
+
+    @property
+    def name_server_hosts(self) -> tuple[PlannedHost, ...]:
+        return tuple(h for h in self.hosts if h.name_server)
+
+    @property
+    def broker_nodes(self) -> tuple[BrokerNode, ...]:
+        return tuple(n for g in self.groups for n in g.nodes)
+
+    def host(self, key: str) -> PlannedHost:
+        for planned in self.hosts:
+            if planned.key == key:
+                return planned
+        raise KeyError(key)
+
+
+def broker_role(mode: Mode, broker_id: int) -> str:
+    if broker_id > 0:
+        return "SLAVE"
+    return mode.master_role
+
+
+def zone_slot(group_index: int, broker_id: int, zones: int) -> int:
+    """Spread masters across zones and keep every slave out of its master's zone."""
+    master_slot = group_index % zones
+    if broker_id == 0 or zones == 1:
+        return master_slot
+    return (master_slot + 1 + (broker_id - 1) % (zones - 1)) % zones
+
+
+def plan_cluster(cfg: ClusterConfig, zones: int = 2) -> ClusterPlan:
+    if zones < 1:
+        raise ValueError("zones must be at least 1")
+    if cfg.target == "hosts":
+        return _plan_existing_hosts(cfg)
+    return _plan_dedicated_hosts(cfg, zones)
+
+
+def _groups_from(nodes: list[BrokerNode]) -> tuple[BrokerGroup, ...]:
+    groups: list[BrokerGroup] = []
+    for name in sorted({n.broker_name for n in nodes}):
+        members = sorted((n for n in nodes if n.broker_name == name), key=lambda n: n.broker_id)
+        groups.append(BrokerGroup(broker_name=name, master=members[0], slaves=tuple(members[1:])))
+    return tuple(groups)
+
+
+def _plan_dedicated_hosts(cfg: ClusterConfig, zones: int) -> ClusterPlan:
+    """target aws: one instance per name server and per broker."""
+    hosts: list[PlannedHost] = [
+        PlannedHost(key=f"ns-{i + 1}", name_server=True, broker=None, zone_slot=i % zones)
+        for i in range(cfg.name_servers)
+    ]
+    nodes: list[BrokerNode] = []
+    for g in range(cfg.broker_groups):
+        name = broker_group_name(g)
+        for broker_id in range(cfg.slaves_per_group + 1):
+            key = f"{name}-{broker_id}"
+            node = BrokerNode(name, broker_id, broker_role(cfg.mode, broker_id), key)
+            nodes.append(node)
+            hosts.append(PlannedHost(key=key, name_server=False, broker=node, zone_slot=zone_slot(g, broker_id, zones)))
+    return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
+
+
+def _plan_existing_hosts(cfg: ClusterConfig) -> ClusterPlan:
+    """target hosts: placement comes from the stack file, already checked by parse_config."""
+    hosts: list[PlannedHost] = []
+    nodes: list[BrokerNode] = []
+    for spec in cfg.hosts:
+        node = None
+        if spec.broker is not None:
+            node = BrokerNode(
+                spec.broker.broker_name,
+                spec.broker.broker_id,
+                broker_role(cfg.mode, spec.broker.broker_id),
+                spec.name,
+            )
+            nodes.append(node)
+        hosts.append(PlannedHost(key=spec.name, name_server=spec.name_server, broker=node, zone_slot=0))
+    return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
+
+
+def namesrv_addr(addresses: list[str]) -> str:
+    """The `-n` / namesrvAddr value: ip:9876 joined by ';'."""
+    return ";".join(f"{a}:{NAME_SERVER_PORT}" for a in addresses)

@@ -1,0 +1,131 @@
+"""Runs the program under Pulumi mocks and records what it registers (no engine, no cloud)."""
+
+from __future__ import annotations
+
+import itertools
+import runpy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTESTKEY-NOT-REAL-0123456789\n-----END OPENSSH PRIVATE KEY-----\n"
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEYNOTREAL0123456789abcdefghij test@example"
+ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+AMI_ID = "ami-0123456789abcdef0"
+COMMAND_TYPE = "command:remote:Command"
+
+
+@dataclass
+class Registered:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class RecordingMocks(pulumi.runtime.Mocks):
+    resources: list[Registered] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    _subnet_zones: dict[str, str] = field(default_factory=dict)
+    _counter: itertools.count = field(default_factory=lambda: itertools.count(10))  # type: ignore[type-arg]
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        resource_id = f"{args.name}-id"
+        if args.typ == "aws:ec2/subnet:Subnet":
+            self._subnet_zones[resource_id] = args.inputs.get("availabilityZone", "")
+        elif args.typ == "aws:ec2/instance:Instance":
+            n = next(self._counter)
+            outputs.update(
+                privateIp=f"10.42.0.{n}",
+                publicIp=f"198.51.100.{n}",
+                availabilityZone=self._subnet_zones.get(args.inputs.get("subnetId", ""), "eu-west-1x"),
+            )
+        elif args.typ == "aws:ec2/keyPair:KeyPair":
+            outputs["keyName"] = args.name
+        elif args.typ == COMMAND_TYPE:
+            outputs.update(stdout="", stderr="")
+        self.resources.append(Registered(args.typ, args.name, dict(args.inputs), outputs))
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        self.calls.append((args.token, dict(args.args)))
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": ZONES, "zoneIds": [f"euw1-az{i}" for i in range(len(ZONES))], "id": "eu-west-1"}
+        if args.token == "aws:ec2/getAmi:getAmi":
+            return {"id": AMI_ID, "name": "CentOS Stream 9 x86_64 20260101", "architecture": "x86_64"}
+        return {}
+
+    # ------------------------------------------------------------ queries
+    def of_type(self, typ: str) -> list[Registered]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> Registered:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"{len(matches)} resources named {name}: {[r.name for r in self.resources]}"
+        return matches[0]
+
+
+@dataclass
+class ProgramRun:
+    mocks: RecordingMocks
+    outputs: dict[str, Any]
+    secret_outputs: dict[str, bool]
+
+    @property
+    def commands(self) -> list[Registered]:
+        return self.mocks.of_type(COMMAND_TYPE)
+
+
+def run_under_mocks(
+    program: Callable[[], dict[str, Any] | None], preview: bool = False, mocks: RecordingMocks | None = None
+) -> ProgramRun:
+    """Runs `program` with fresh mocks; returns the resolved dict it returns and what it registered."""
+    mocks = mocks or RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project="rocketmq", stack="test", preview=preview)
+    captured: dict[str, Any] = {"outputs": {}, "secret": {}}
+
+    @pulumi.runtime.test
+    def body() -> pulumi.Output[Any]:
+        exports = program() or {}
+        outputs = {k: pulumi.Output.from_input(v) for k, v in exports.items()}
+
+        async def secrecy() -> dict[str, bool]:
+            return {k: await v.is_secret() for k, v in outputs.items()}
+
+        return pulumi.Output.all(pulumi.Output.from_input(outputs), pulumi.Output.from_input(secrecy())).apply(
+            lambda resolved: captured.update(outputs=resolved[0], secret=resolved[1])
+        )
+
+    body()
+    return ProgramRun(mocks=mocks, outputs=captured["outputs"], secret_outputs=captured["secret"])
+
+
+def run_main_program(config: dict[str, Any], secret_keys: list[str], mocks: RecordingMocks | None = None) -> ProgramRun:
+    """Runs the real __main__.py under mocks with the given stack config."""
+    full = {k if ":" in k else f"rocketmq:{k}": v for k, v in config.items()}
+    runtime_config.set_all_config(full, [k if ":" in k else f"rocketmq:{k}" for k in secret_keys])
+    exported: dict[str, Any] = {}
+    original_export = pulumi.export
+
+    def capture_export(name: str, value: Any) -> None:
+        exported[name] = value
+
+    def program() -> dict[str, Any]:
+        pulumi.export = capture_export  # type: ignore[assignment]
+        try:
+            runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
+        finally:
+            pulumi.export = original_export
+        return exported
+
+    try:
+        return run_under_mocks(program, mocks=mocks)
+    finally:
+        runtime_config.set_all_config({}, [])

@@ -1,0 +1,63 @@
+"""Stack configs the tests share: one valid stack per mode and target."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.pulumi_harness import PRIVATE_KEY, PUBLIC_KEY
+
+MODES = ("single-master", "multi-master", "master-slave-async", "master-slave-sync")
+
+
+def aws_stack(mode: str, **overrides: Any) -> dict[str, Any]:
+    stack: dict[str, Any] = {
+        "mode": mode,
+        "target": "aws",
+        "sshPrivateKey": PRIVATE_KEY,
+        "sshPublicKey": PUBLIC_KEY,
+        "sshCidrs": json.dumps(["203.0.113.0/24"]),
+        "clientCidrs": json.dumps(["198.18.0.0/15"]),
+    }
+    stack.update(overrides)
+    return stack
+
+
+# The guide's peers: name servers colocated with brokers where the mode has enough brokers.
+HOSTS_BY_MODE: dict[str, list[dict[str, Any]]] = {
+    "single-master": [
+        {"name": "peer1", "address": "192.0.2.11", "nameServer": True, "broker": "broker-a/0"},
+    ],
+    "multi-master": [
+        {"name": "peer1", "address": "192.0.2.11", "nameServer": True, "broker": "broker-a/0"},
+        {"name": "peer2", "address": "192.0.2.12", "nameServer": True, "broker": "broker-b/0"},
+        {"name": "peer3", "address": "192.0.2.13", "nameServer": True},
+    ],
+    "master-slave-async": [
+        {"name": "peer1", "address": "192.0.2.11", "nameServer": True, "broker": "broker-a/0"},
+        {"name": "peer2", "address": "192.0.2.12", "nameServer": True, "broker": "broker-b/0"},
+        {"name": "peer3", "address": "192.0.2.13", "nameServer": True, "broker": "broker-a/1"},
+        {"name": "peer4", "address": "192.0.2.14", "privateAddress": "10.0.0.14", "broker": "broker-b/1"},
+    ],
+    "master-slave-sync": [
+        {"name": "peer1", "address": "192.0.2.11", "nameServer": True},
+        {"name": "peer2", "address": "192.0.2.12", "nameServer": True},
+        {"name": "peer3", "address": "192.0.2.13", "nameServer": True},
+        {"name": "peer4", "address": "192.0.2.14", "broker": "broker-a/0", "user": "deploy"},
+        {"name": "peer5", "address": "192.0.2.15", "broker": "broker-a/1", "port": 2222},
+        {"name": "peer6", "address": "192.0.2.16", "broker": "broker-b/0"},
+        {"name": "peer7", "address": "192.0.2.17", "broker": "broker-b/1"},
+    ],
+}
+NAME_SERVERS_BY_MODE = {"single-master": 1, "multi-master": 3, "master-slave-async": 3, "master-slave-sync": 3}
+
+
+def hosts_stack(mode: str, hosts: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
+    stack: dict[str, Any] = {
+        "mode": mode,
+        "target": "hosts",
+        "sshPrivateKey": PRIVATE_KEY,
+        "hosts": json.dumps(HOSTS_BY_MODE[mode] if hosts is None else hosts),
+    }
+    stack.update(overrides)
+    return stack
