@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -54,13 +55,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), outputs))
         return resource_id, outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": ZONES, "zoneIds": [f"euw1-az{i}" for i in range(len(ZONES))], "id": "eu-west-1"}
+            return {"names": ZONES, "zoneIds": [f"euw1-az{i}" for i in range(len(ZONES))], "id": "eu-west-1"}, []
         if args.token == "aws:ec2/getAmi:getAmi":
-            return {"id": AMI_ID, "name": "CentOS Stream 9 x86_64 20260101", "architecture": "x86_64"}
-        return {}
+            return {"id": AMI_ID, "name": "CentOS Stream 9 x86_64 20260101", "architecture": "x86_64"}, []
+        return {}, []
 
     # ------------------------------------------------------------ queries
     def of_type(self, typ: str) -> list[Registered]:
@@ -99,9 +100,9 @@ def run_under_mocks(
         async def secrecy() -> dict[str, bool]:
             return {k: await v.is_secret() for k, v in outputs.items()}
 
-        return pulumi.Output.all(pulumi.Output.from_input(outputs), pulumi.Output.from_input(secrecy())).apply(
-            lambda resolved: captured.update(outputs=resolved[0], secret=resolved[1])
-        )
+        return pulumi.Output.all(
+            pulumi.Output.from_input(outputs), pulumi.Output.from_input(cast(Any, asyncio.ensure_future(secrecy())))
+        ).apply(lambda resolved: captured.update(outputs=resolved[0], secret=resolved[1]))
 
     body()
     return ProgramRun(mocks=mocks, outputs=captured["outputs"], secret_outputs=captured["secret"])
@@ -118,7 +119,7 @@ def run_main_program(config: dict[str, Any], secret_keys: list[str], mocks: Reco
         exported[name] = value
 
     def program() -> dict[str, Any]:
-        pulumi.export = capture_export  # type: ignore[assignment]
+        pulumi.export = capture_export
         try:
             runpy.run_path(str(PROJECT_ROOT / "__main__.py"), run_name="__main__")
         finally:

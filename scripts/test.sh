@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# All of the project's checks: ruff, mypy, the unit tests under Pulumi mocks, then the real
+# end-to-end suite (pytest -m e2e: Pulumi engine, systemd-nspawn hosts, RocketMQ; needs root).
+# RMQ_SKIP_E2E=1 runs only the fast part.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+venv="$RMQ_CACHE/venv-dev"
+ensure_venv "$venv" requirements-dev.txt
+tools="$RMQ_CACHE/tools/bin"
+if [[ ! -x $tools/actionlint ]]; then
+  echo "building actionlint from its Go module" >&2
+  GOBIN=$tools GOFLAGS=-mod=mod go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
+fi
+export PATH="$venv/bin:$tools:$PATH"
+
+ruff check .
+ruff format --check .
+mypy components __main__.py tests benchmarks
+pytest
+if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
+  pytest -m e2e tests/e2e
+fi

@@ -1,0 +1,89 @@
+"""The files around the program: Pulumi.yaml declares every key, the dev stack is valid, the
+README documents every key and the commands CI runs, the workflow lints, the scripts pass shellcheck."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from components.config import CONFIG_KEYS, parse_config
+from tests.pulumi_harness import PRIVATE_KEY, PROJECT_ROOT, PUBLIC_KEY
+
+
+def _load(name: str) -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((PROJECT_ROOT / name).read_text())  # type: ignore[no-any-return]
+
+
+def test_pulumi_yaml_declares_every_key() -> None:
+    project = _load("Pulumi.yaml")
+    assert project["name"] == "rocketmq"
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == "venv"
+    declared = project["config"]
+    assert set(declared) == set(CONFIG_KEYS)
+    for key, declaration in declared.items():
+        assert declaration.get("description"), f"{key} has no description"
+    assert declared["sshPrivateKey"]["secret"] is True
+
+
+def test_pulumi_yaml_defaults_are_accepted_by_the_program() -> None:
+    defaults = {key: d["default"] for key, d in _load("Pulumi.yaml")["config"].items() if "default" in d}
+    cfg = parse_config(
+        {**defaults, "sshPrivateKey": PRIVATE_KEY, "sshPublicKey": PUBLIC_KEY, "sshCidrs": '["203.0.113.0/24"]'}
+    )
+    assert cfg.mode.value == "single-master" and cfg.target == "aws"
+
+
+def test_dev_stack_is_valid() -> None:
+    stack = _load("Pulumi.dev.yaml")["config"]
+    ours = {k: json.dumps(v) if isinstance(v, list) else v for k, v in stack.items() if k.startswith("rocketmq:")}
+    cfg = parse_config({**ours, "rocketmq:sshPrivateKey": PRIVATE_KEY, "rocketmq:sshPublicKey": PUBLIC_KEY})
+    assert cfg.mode.value == "single-master"
+    assert "aws:region" in stack
+
+
+def test_readme_documents_every_key_and_the_two_commands() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for key in CONFIG_KEYS:
+        assert re.search(rf"`{key}`", readme), f"README.md does not document {key}"
+    assert "scripts/pulumi.sh up" in readme
+    assert "scripts/test.sh" in readme
+    assert "scripts/test.sh" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_workflow_previews_pull_requests_after_the_tests() -> None:
+    actionlint = shutil.which("actionlint")
+    assert actionlint, "actionlint is missing: scripts/test.sh installs it"
+    workflow_path = PROJECT_ROOT / ".github" / "workflows" / "preview.yml"
+    result = subprocess.run([actionlint, str(workflow_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = yaml.safe_load(workflow_path.read_text())
+    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
+    preview = workflow["jobs"]["preview"]
+    assert preview["needs"] == "test"
+    step = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+    assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+
+
+def test_repository_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck
+    scripts = [*sorted((PROJECT_ROOT / "scripts").glob("*.sh")), PROJECT_ROOT / ".ci" / "run"]
+    scripts += sorted((PROJECT_ROOT / "tests" / "e2e").glob("*.sh"))
+    result = subprocess.run([shellcheck, "-x", *map(str, scripts)], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(scripts) >= 4
+
+
+def test_no_binaries_or_caches_in_the_repository() -> None:
+    tracked = subprocess.run(["git", "ls-files"], capture_output=True, text=True, cwd=PROJECT_ROOT).stdout.split()
+    banned = re.compile(
+        r"\.(jar|zip|tar|gz|so|exe|class)$|(^|/)(pulumi|pulumi-language-python|pulumi-resource-command)$"
+    )
+    assert not [p for p in tracked if banned.search(p)]
+    assert Path(PROJECT_ROOT / ".gitignore").read_text().count("venv") >= 1

@@ -1,0 +1,90 @@
+"""The pure plan: hosts, roles, ids and zones per mode, checked against the pairing rules."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from components.config import parse_config
+from components.topology import broker_role, namesrv_addr, plan_cluster, zone_slot
+from tests.stacks import MODES, aws_stack, hosts_stack
+
+EXPECTED_MASTER_ROLE = {
+    "single-master": "ASYNC_MASTER",
+    "multi-master": "ASYNC_MASTER",
+    "master-slave-async": "ASYNC_MASTER",
+    "master-slave-sync": "SYNC_MASTER",
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stack", [aws_stack, hosts_stack])
+def test_pairing_rules(mode: str, stack) -> None:
+    cfg = parse_config(stack(mode))
+    plan = plan_cluster(cfg, zones=3)
+    assert len(plan.name_server_hosts) == cfg.name_servers
+    assert len(plan.groups) == cfg.broker_groups
+    names = [g.broker_name for g in plan.groups]
+    assert names == [f"broker-{c}" for c in "abcdefghijklmnopqrstuvwxyz"[: cfg.broker_groups]]
+    for group in plan.groups:
+        # Master and slaves share brokerName; master id 0, slaves distinct ids > 0.
+        assert {n.broker_name for n in group.nodes} == {group.broker_name}
+        assert group.master.broker_id == 0
+        assert group.master.role == EXPECTED_MASTER_ROLE[mode]
+        assert sorted(s.broker_id for s in group.slaves) == list(range(1, cfg.slaves_per_group + 1))
+        assert all(s.role == "SLAVE" for s in group.slaves)
+    # One broker per host: a second broker would collide on ports and mqshutdown stops every broker.
+    broker_hosts = [n.host for n in plan.broker_nodes]
+    assert len(broker_hosts) == len(set(broker_hosts))
+
+
+def test_aws_gives_every_role_its_own_instance() -> None:
+    cfg = parse_config(aws_stack("master-slave-async", brokerGroups=3, slavesPerGroup=2, nameServers=3))
+    plan = plan_cluster(cfg, zones=3)
+    assert [h.key for h in plan.hosts if h.name_server] == ["ns-1", "ns-2", "ns-3"]
+    assert all(not (h.name_server and h.broker) for h in plan.hosts)
+    assert len(plan.hosts) == 3 + 3 * 3
+    assert plan.host("broker-c-2").broker is not None
+    assert plan.host("broker-c-2").roles == ("slave",)
+
+
+def test_hosts_target_keeps_the_stack_files_placement() -> None:
+    cfg = parse_config(hosts_stack("master-slave-async"))
+    plan = plan_cluster(cfg)
+    peer3 = plan.host("peer3")
+    assert peer3.roles == ("nameserver", "slave")
+    assert peer3.broker is not None and peer3.broker.label == "broker-a/1"
+    assert plan.host("peer4").roles == ("slave",)
+
+
+@pytest.mark.parametrize(("zones", "slaves"), list(itertools.product([2, 3, 4], [1, 2, 3])))
+def test_slaves_never_share_their_masters_zone(zones: int, slaves: int) -> None:
+    for group in range(6):
+        master = zone_slot(group, 0, zones)
+        for broker_id in range(1, slaves + 1):
+            assert zone_slot(group, broker_id, zones) != master
+            assert 0 <= zone_slot(group, broker_id, zones) < zones
+
+
+def test_masters_spread_over_zones() -> None:
+    assert [zone_slot(g, 0, 3) for g in range(4)] == [0, 1, 2, 0]
+
+
+def test_single_zone_keeps_everyone_in_it() -> None:
+    assert {zone_slot(g, i, 1) for g in range(3) for i in range(3)} == {0}
+
+
+def test_roles_by_id() -> None:
+    cfg_sync = parse_config(aws_stack("master-slave-sync"))
+    assert broker_role(cfg_sync.mode, 0) == "SYNC_MASTER"
+    assert broker_role(cfg_sync.mode, 2) == "SLAVE"
+
+
+def test_namesrv_addr_format() -> None:
+    assert namesrv_addr(["10.0.0.1", "10.0.0.2", "10.0.0.3"]) == "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
+
+
+def test_zero_zones_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="zones"):
+        plan_cluster(parse_config(aws_stack("single-master")), zones=0)
