@@ -65,6 +65,18 @@ FLUSH_DISK_TYPES = ("ASYNC_FLUSH", "SYNC_FLUSH")
 OPERATING_SYSTEMS = ("centos-stream-9", "rocky-9", "alma-9")
 TARGETS = ("aws", "hosts")
 
+# Every stack config key the program reads (namespace rocketmq); Pulumi.yaml declares each of them.
+CONFIG_KEYS = frozenset(
+    {
+        "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
+        "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
+        "storePath", "readyTimeoutSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
+        # target aws
+        "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
+        "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "sshPublicKey",
+    }
+)  # fmt: skip
+
 # broker.conf keys the program derives itself; users may not override them.
 MANAGED_BROKER_KEYS = frozenset(
     {
@@ -227,6 +239,19 @@ def _integer(key: str, raw: Any, minimum: int, maximum: int) -> int:
     return value
 
 
+def _count(r: _Reader, key: str, mode_default: int, minimum: int, maximum: int) -> int:
+    """A count that follows the mode unless set; `auto` is what Pulumi.yaml declares as its default."""
+    raw = r.get(key, "auto")
+    if raw == "auto":
+        return mode_default
+    try:
+        return _integer(key, raw, minimum, maximum)
+    except ConfigError:
+        raise ConfigError(
+            key, f"must be auto (the mode's default) or a whole number from {minimum} to {maximum}, got {raw!r}"
+        ) from None
+
+
 def _boolean(key: str, raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -309,23 +334,21 @@ def _safe_value(key: str, raw: Any) -> str:
 
 
 class _Reader:
-    """Tracks which keys were read so unknown (mistyped) keys are refused."""
+    """Raw values by key, without the namespace; empty strings count as unset."""
 
     def __init__(self, raw: Mapping[str, Any]) -> None:
         self._raw = {k.split(":", 1)[1] if k.startswith(f"{NAMESPACE}:") else k: v for k, v in raw.items()}
-        self._seen: set[str] = set()
 
     def get(self, key: str, default: Any = None) -> Any:
-        self._seen.add(key)
+        assert key in CONFIG_KEYS, f"{key} is missing from CONFIG_KEYS"
         value = self._raw.get(key)
         return default if value is None or value == "" else value
 
     def has(self, key: str) -> bool:
-        self._seen.add(key)
-        return self._raw.get(key) not in (None, "")
+        return self.get(key) is not None
 
     def unknown_keys(self) -> list[str]:
-        return sorted(k for k in self._raw if k not in self._seen and ":" not in k)
+        return sorted(k for k in self._raw if k not in CONFIG_KEYS and ":" not in k)
 
 
 def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = None) -> ClusterConfig:
@@ -333,12 +356,19 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
 
     `secret_keys` are the keys Pulumi holds encrypted; when given, the private key must be one."""
     r = _Reader(raw)
+    unknown = r.unknown_keys()
+    if unknown:
+        raise ConfigError(
+            unknown[0],
+            f"is not a setting of this program ({len(unknown)} unknown: {', '.join(unknown)}); "
+            "the settings are listed in README.md and Pulumi.yaml",
+        )
 
     mode = Mode(_choice("mode", r.get("mode", Mode.SINGLE_MASTER.value), tuple(m.value for m in Mode)))
     defaults = MODE_DEFAULTS[mode]
-    broker_groups = _integer("brokerGroups", r.get("brokerGroups", defaults.broker_groups), 1, MAX_BROKER_GROUPS)
-    slaves = _integer("slavesPerGroup", r.get("slavesPerGroup", defaults.slaves_per_group), 0, MAX_SLAVES_PER_GROUP)
-    name_servers = _integer("nameServers", r.get("nameServers", defaults.name_servers), 1, MAX_NAME_SERVERS)
+    broker_groups = _count(r, "brokerGroups", defaults.broker_groups, 1, MAX_BROKER_GROUPS)
+    slaves = _count(r, "slavesPerGroup", defaults.slaves_per_group, 0, MAX_SLAVES_PER_GROUP)
+    name_servers = _count(r, "nameServers", defaults.name_servers, 1, MAX_NAME_SERVERS)
 
     if mode is Mode.SINGLE_MASTER and broker_groups != 1:
         raise ConfigError(
@@ -373,11 +403,10 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     ready_timeout = _integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
 
     target = _choice("target", r.get("target", "aws"), TARGETS)
-    if "sshPrivateKey" not in {k.split(":", 1)[-1] for k in raw if raw[k] not in (None, "")}:
+    if not r.has("sshPrivateKey"):
         raise ConfigError(
             "sshPrivateKey", "is required: set it with `pulumi config set --secret rocketmq:sshPrivateKey < key`"
         )
-    r.has("sshPrivateKey")
     if secret_keys is not None and f"{NAMESPACE}:sshPrivateKey" not in secret_keys:
         raise ConfigError(
             "sshPrivateKey", "must be stored as a secret: `pulumi config set --secret rocketmq:sshPrivateKey < key`"
@@ -404,13 +433,6 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
                 "storePath",
                 f"must lie under /data/rocketmq/ for target aws, where the store's own volume is mounted; got {store_path!r}",
             )
-
-    unknown = r.unknown_keys()
-    if unknown:
-        raise ConfigError(
-            unknown[0],
-            f"is not a setting of this program; known settings are listed in README.md (got {len(unknown)} unknown: {', '.join(unknown)})",
-        )
 
     return ClusterConfig(
         mode=mode,

@@ -56,6 +56,7 @@ def test_values_are_normalised() -> None:
         )
     )
     assert cfg.broker_groups == 3 and cfg.slaves_per_group == 2
+    assert parse_config(aws_stack("master-slave-sync", nameServers="auto")).name_servers == 3
     assert cfg.delete_when == "04;16"
     assert cfg.heap.broker == "2g"
     assert cfg.release.sha512 == "ab" * 64
