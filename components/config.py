@@ -16,7 +16,7 @@ from typing import Any
 
 NAMESPACE = "rocketmq"
 
-DEFAULT_VERSION = "5.3.3"
+DEFAULT_VERSION = "5.5.0"
 DEFAULT_MIRROR = "https://archive.apache.org/dist"
 
 

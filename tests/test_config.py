@@ -35,8 +35,8 @@ def test_documented_defaults() -> None:
     assert cfg.flush_disk_type == "ASYNC_FLUSH"
     assert cfg.delete_when == "04"
     assert cfg.file_reserved_time == 48
-    assert cfg.release.version == "5.3.3"
-    assert cfg.release.zip_url == "https://archive.apache.org/dist/rocketmq/5.3.3/rocketmq-all-5.3.3-bin-release.zip"
+    assert cfg.release.version == "5.5.0"
+    assert cfg.release.zip_url == "https://archive.apache.org/dist/rocketmq/5.5.0/rocketmq-all-5.5.0-bin-release.zip"
     assert cfg.heap.broker is None and cfg.heap.name_server is None  # auto
     assert cfg.aws is not None and cfg.aws.os == "centos-stream-9" and cfg.aws.ssh_user == "ec2-user"
     assert cfg.aws.public_ip is True
