@@ -93,6 +93,7 @@ def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, names
         listen_port=BROKER_PORT,
         store_path=cfg.store_path,
         properties=cfg.broker_properties,
+        serve_reads_from_slaves=cfg.mode.has_slaves and "slaveReadEnable" not in cfg.broker_properties,
     )
 
 

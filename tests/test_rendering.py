@@ -57,6 +57,20 @@ def test_broker_conf_per_role(mode: str) -> None:
         assert conf["storePathRootDir"] == "/data/rocketmq/store"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_slaves_serve_reads_in_master_slave_modes(mode: str) -> None:
+    cfg = parse_config(hosts_stack(mode))
+    for node in plan_cluster(cfg).broker_nodes:
+        conf = _props(rendering.render_broker_conf(cfg, node, "10.0.0.9", NAMESRV))
+        assert conf.get("slaveReadEnable") == ("true" if cfg.mode.has_slaves else None)
+
+
+def test_users_may_turn_slave_reads_off() -> None:
+    cfg = parse_config(hosts_stack("master-slave-async", brokerProperties='{"slaveReadEnable": false}'))
+    text = rendering.render_broker_conf(cfg, plan_cluster(cfg).broker_nodes[1], "10.0.0.9", NAMESRV)
+    assert text.count("slaveReadEnable") == 1 and "slaveReadEnable=false" in text
+
+
 def test_extra_properties_are_appended_sorted() -> None:
     cfg = parse_config(
         hosts_stack("single-master", brokerProperties=json.dumps({"zeta": 1, "autoCreateTopicEnable": False}))
