@@ -1,0 +1,1065 @@
+"""Real test hosts for the end-to-end tests: systemd-nspawn containers.
+
+Each test host is a Debian bookworm system container (systemd as PID 1, a real
+sshd) booted with ``systemd-nspawn`` from a shared, cached root filesystem
+(see ``build-rootfs.sh``) through a per-host overlayfs, so every host has its
+own writable "disk" that survives :meth:`TestNetwork.reboot`.
+
+Network layout (everything lives in network namespaces created here; the root
+network namespace is never given an address or a route)::
+
+    netns <tag>-sw        bridge br0 (no address)
+      |- veth -> netns <tag>-ctl     eth0 10.251.0.1/24  (test runner)
+      |- veth -> netns <tag>-<host1> eth0 10.251.0.11/24 (container)
+      |- veth -> netns <tag>-<host2> eth0 10.251.0.12/24 (container)
+      ...
+
+Commands of the test runner that must talk to the hosts (ssh, pulumi, an HTTP
+server serving artifacts) run in the control namespace through
+:meth:`TestNetwork.run_in_control` / :meth:`TestNetwork.spawn_in_control`.
+
+Every container runs in its own v1 memory cgroup, nested below the memory
+cgroup of the process that created the :class:`TestNetwork`, so that
+:meth:`TestNetwork.peak_memory_bytes` can report ``memory.max_usage_in_bytes``.
+
+Names of everything created here (namespaces, temp dirs, cgroups, nspawn
+machine names) start with ``<prefix>-<pid>-<rand>-`` where ``pid`` is the
+creating process; :func:`cleanup_leftovers` removes what a crashed run (a pid
+that no longer exists) left behind.
+
+Requires root, systemd-nspawn, ssh/ssh-keygen, ip and nsenter (see
+``setup-host-tools.sh``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import ipaddress
+import logging
+import os
+import re
+import secrets
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "E2E_DIR",
+    "Host",
+    "HostNotReadyError",
+    "SSHResult",
+    "TestNetwork",
+    "build_rootfs",
+    "cleanup_leftovers",
+    "setup_host_tools",
+]
+
+log = logging.getLogger(__name__)
+
+E2E_DIR = Path(__file__).resolve().parent
+DEFAULT_PREFIX = "rmqe2e"
+SUBNET = ipaddress.IPv4Network("10.251.0.0/24")
+CONTROL_ADDRESS = "10.251.0.1"
+FIRST_HOST_OCTET = 11
+DEPLOY_USER = "deploy"
+NETNS_DIR = Path("/run/netns")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+# v1 hierarchies a container gets its own cgroup in.  "memory" is what
+# peak_memory_bytes() reads; "systemd" (name=systemd) and "unified" must be
+# per container because systemd-nspawn --keep-unit creates its "payload"
+# sub-cgroup below the cgroup it was started in: two containers started from
+# the same cgroup would otherwise share (and fight over) one cgroup tree.
+CGROUP_HIERARCHIES = ("memory", "systemd", "unified")
+NSPAWN_PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
+
+
+class HostNotReadyError(TimeoutError):
+    """A host did not become ready (ssh + systemd boot finished) in time."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Host:
+    """One test host. ``netns`` is the name of its network namespace."""
+
+    name: str
+    address: str
+    netns: str
+
+    def __str__(self) -> str:
+        return f"{self.name}({self.address})"
+
+
+@dataclasses.dataclass(frozen=True)
+class SSHResult:
+    """Outcome of :meth:`TestNetwork.ssh`."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def check(self) -> SSHResult:
+        if self.returncode != 0:
+            raise subprocess.CalledProcessError(self.returncode, "ssh", self.stdout, self.stderr)
+        return self
+
+
+@dataclasses.dataclass
+class _HostState:
+    host: Host
+    root: Path  # per-host directory: upper/, work/, merged/, console.log
+    machine: str  # nspawn machine name (unique, prefixed)
+    cgroups: dict[str, Path]
+    proc: subprocess.Popen[bytes] | None = None
+    console: Any = None  # open file object of console.log while running
+    boots: int = 0
+    stopping: bool = False  # stop() in progress: don't auto-restart
+
+    @property
+    def upper(self) -> Path:
+        return self.root / "upper"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def merged(self) -> Path:
+        return self.root / "merged"
+
+    @property
+    def console_log(self) -> Path:
+        return self.root / "console.log"
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+
+def _run(argv: Sequence[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    log.debug("run: %s", shlex.join(argv))
+    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+    if check and res.returncode != 0:
+        raise RuntimeError(f"command failed ({res.returncode}): {shlex.join(argv)}\n{res.stderr.strip()}")
+    return res
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+
+
+def _own_cgroup(hierarchy: str) -> Path:
+    """Path (below CGROUP_ROOT/<hierarchy>) of this process' cgroup."""
+    want = {"memory": "memory", "systemd": "name=systemd", "unified": ""}[hierarchy]
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if hierarchy == "unified":
+            if line.startswith("0::"):
+                return CGROUP_ROOT / "unified" / path.lstrip("/")
+        elif want in controllers.split(","):
+            return CGROUP_ROOT / hierarchy / path.lstrip("/")
+    raise RuntimeError(f"no {hierarchy} cgroup in /proc/self/cgroup")
+
+
+def _cgroup_pids(cg: Path) -> list[int]:
+    try:
+        text = (cg / "cgroup.procs").read_text()
+    except OSError:
+        return []
+    pids = {int(x) for x in text.split()}
+    for child in _subdirs(cg):
+        pids.update(_cgroup_pids(child))
+    return sorted(pids)
+
+
+def _subdirs(p: Path) -> list[Path]:
+    try:
+        return [c for c in p.iterdir() if c.is_dir() and not c.is_symlink()]
+    except OSError:
+        return []
+
+
+def _rmdir_cgroup_tree(cg: Path) -> None:
+    if not cg.is_dir():
+        return
+    for child in _subdirs(cg):
+        _rmdir_cgroup_tree(child)
+    with contextlib.suppress(OSError):
+        cg.rmdir()
+
+
+def _mountpoints() -> list[str]:
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        # field 5 is the mount point, octal-escaped
+        mp = line.split()[4]
+        points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mp))
+    return points
+
+
+def _umount_under(path: str) -> None:
+    """Unmount everything at or below ``path``, deepest first."""
+    prefix = path.rstrip("/") + "/"
+    for mp in sorted(
+        (m for m in _mountpoints() if m == path or m.startswith(prefix)),
+        key=len,
+        reverse=True,
+    ):
+        if _run(["umount", mp], check=False).returncode != 0:
+            _run(["umount", "--lazy", mp], check=False)
+
+
+def _netns_inode(name: str) -> int | None:
+    try:
+        return (NETNS_DIR / name).stat().st_ino
+    except OSError:
+        return None
+
+
+def _pids_in_netns(inodes: set[int]) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ino = (entry / "ns" / "net").stat().st_ino
+        except OSError:
+            continue
+        if ino in inodes:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_pids(pids: Iterable[int], *, timeout: float = 5.0) -> None:
+    """SIGTERM the given pids, SIGKILL whatever is left after ``timeout``."""
+    pids = [p for p in pids if p != os.getpid()]
+    for pid in pids:
+        _signal_pid(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        _signal_pid(pid, signal.SIGKILL)
+    _wait_gone(pids, timeout=5.0)
+
+
+def _wait_gone(pids: Iterable[int], *, timeout: float) -> bool:
+    """Wait until none of ``pids`` exists any more (zombies count as gone)."""
+    deadline = time.monotonic() + timeout
+    pending = list(pids)
+    while pending:
+        pending = [p for p in pending if _pid_alive(p) and not _is_zombie(p)]
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
+def _kill_cgroups(cgroups: Iterable[Path], *, timeout: float = 10.0) -> list[int]:
+    """SIGKILL every process in ``cgroups`` (recursively) until they are
+    empty -- processes forked meanwhile are caught by the next round.
+    Returns the pids that were killed."""
+    cgroups = list(cgroups)
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = {p for cg in cgroups for p in _cgroup_pids(cg) if p != os.getpid()}
+        pids = {p for p in pids if not _is_zombie(p)}
+        if not pids:
+            return sorted(killed)
+        if time.monotonic() > deadline:
+            log.error("processes survive SIGKILL: %s", sorted(pids))
+            return sorted(killed)
+        for pid in pids:
+            _signal_pid(pid, signal.SIGKILL)
+        killed.update(pids)
+        _wait_gone(pids, timeout=1.0)
+
+
+# --------------------------------------------------------------------------
+# provisioning scripts
+
+
+def setup_host_tools() -> None:
+    """Install the host tools (apt-get); a no-op when all are present."""
+    subprocess.run(["bash", str(E2E_DIR / "setup-host-tools.sh")], check=True)
+
+
+def build_rootfs() -> Path:
+    """Build (or reuse the cached) base rootfs; returns its path."""
+    res = subprocess.run(
+        ["bash", str(E2E_DIR / "build-rootfs.sh")],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines = res.stdout.strip().splitlines()
+    if not lines:
+        raise RuntimeError("build-rootfs.sh printed no rootfs path")
+    path = Path(lines[-1])
+    if not (path / "usr/lib/systemd/systemd").exists():
+        raise RuntimeError(f"build-rootfs.sh returned a bad rootfs: {path}")
+    return path
+
+
+# --------------------------------------------------------------------------
+# leftovers of crashed runs
+
+
+def cleanup_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
+    """Remove what runs that no longer exist left behind.
+
+    Objects are named ``<prefix>-<pid>-...``; those whose ``pid`` is still a
+    live process (another run, or this one) are left alone.  Returns a list
+    of human-readable descriptions of what was removed.
+    """
+    pat = re.compile(rf"^{re.escape(prefix)}-(\d+)(?:-|$)")
+
+    def stale(name: str) -> bool:
+        m = pat.match(name)
+        return m is not None and not _pid_alive(int(m.group(1)))
+
+    removed: list[str] = []
+    try:
+        netns_names = [p.name for p in NETNS_DIR.iterdir()]
+    except OSError:
+        netns_names = []
+    stale_ns = [n for n in netns_names if stale(n)]
+
+    # 1. processes: anything in a stale cgroup or a stale network namespace.
+    pids: set[int] = set()
+    stale_cgroups: list[Path] = []
+    for hierarchy in CGROUP_HIERARCHIES:
+        base = CGROUP_ROOT / hierarchy
+        for dirpath, dirnames, _ in os.walk(base):
+            depth = Path(dirpath).relative_to(base).parts
+            keep = []
+            for d in dirnames:
+                if stale(d):
+                    stale_cgroups.append(Path(dirpath) / d)
+                elif len(depth) < 3:
+                    keep.append(d)
+            dirnames[:] = keep
+    # A crashed run's containers need no graceful shutdown: SIGKILL them.
+    pids.update(_kill_cgroups(stale_cgroups))
+    inodes = {i for i in (_netns_inode(n) for n in stale_ns) if i is not None}
+    if inodes:
+        others = _pids_in_netns(inodes)
+        _kill_pids(others, timeout=5.0)
+        pids.update(others)
+    if pids:
+        removed.append(f"processes {sorted(pids)}")
+
+    # 2. mounts below stale temp dirs.
+    tmp = Path(tempfile.gettempdir())
+    stale_dirs = [p for p in tmp.glob(f"{prefix}-*") if stale(p.name)]
+    for sd in stale_dirs:
+        _umount_under(str(sd))
+    # 3. namespaces, cgroups, directories.
+    for n in stale_ns:
+        if _run(["ip", "netns", "delete", n], check=False).returncode == 0:
+            removed.append(f"netns {n}")
+    for cg in stale_cgroups:
+        _rmdir_cgroup_tree(cg)
+        removed.append(f"cgroup {cg}")
+    for sd in stale_dirs:
+        if not any(m.startswith(str(sd) + "/") for m in _mountpoints()):
+            shutil.rmtree(sd, ignore_errors=True)
+            removed.append(f"dir {sd}")
+    for prop in NSPAWN_PROPAGATE_DIR.glob(f"{prefix}-*"):
+        if stale(prop.name):
+            shutil.rmtree(prop, ignore_errors=True)
+    if removed:
+        log.warning("cleaned up leftovers of crashed runs: %s", removed)
+    return removed
+
+
+# --------------------------------------------------------------------------
+
+
+class TestNetwork:
+    """A bridge, a control namespace and ``n_hosts`` booted containers.
+
+    Use as a context manager; :meth:`close` (also called on ``__exit__``) is
+    idempotent and tears everything down, also after a partial setup.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(
+        self,
+        n_hosts: int = 3,
+        *,
+        rootfs: Path | str | None = None,
+        host_names: Sequence[str] | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        boot: bool = True,
+        ready_timeout: float = 120.0,
+        memory_limit_bytes: int | None = None,
+        extra_nspawn_args: Sequence[str] = (),
+    ) -> None:
+        if host_names is None:
+            host_names = [f"host{i + 1}" for i in range(n_hosts)]
+        if len(host_names) != n_hosts:
+            raise ValueError("len(host_names) must equal n_hosts")
+        if n_hosts > 200:
+            raise ValueError("at most 200 hosts fit in 10.251.0.0/24")
+        for name in host_names:
+            if not _NAME_RE.match(name) or name in ("sw", "ctl"):
+                raise ValueError(f"bad host name {name!r}")
+        if len(set(host_names)) != n_hosts:
+            raise ValueError("host names must be unique")
+        if os.geteuid() != 0:
+            raise PermissionError("TestNetwork needs root")
+
+        self.prefix = prefix
+        # <prefix>-<pid>-<rand>: unique per TestNetwork, even within one process.
+        self.tag = f"{prefix}-{os.getpid()}-{secrets.token_hex(2)}"
+        self._rootfs = Path(rootfs) if rootfs is not None else None
+        self._boot_on_enter = boot
+        self.ready_timeout = ready_timeout
+        self._memory_limit = memory_limit_bytes
+        self._extra_nspawn_args = list(extra_nspawn_args)
+        self.switch_netns = f"{self.tag}-sw"
+        self.control_netns = f"{self.tag}-ctl"
+        self.control_address = CONTROL_ADDRESS
+        self.hosts: list[Host] = [
+            Host(
+                name=name,
+                address=str(SUBNET.network_address + FIRST_HOST_OCTET + i),
+                netns=f"{self.tag}-{name}",
+            )
+            for i, name in enumerate(host_names)
+        ]
+        self._state: dict[str, _HostState] = {}
+        self._spawned: list[subprocess.Popen[Any]] = []
+        self._lock = threading.Lock()
+        self._created_netns: list[str] = []
+        self._cgroup_bases: list[Path] = []
+        self.workdir: Path | None = None
+        self._closed = False
+        self._closing = False
+
+    # ---------------------------------------------------------------- setup
+
+    def __enter__(self) -> TestNetwork:
+        try:
+            self._setup()
+            if self._boot_on_enter:
+                self.start_all()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _setup(self) -> None:
+        cleanup_leftovers(self.prefix)
+        if self._rootfs is None:
+            self._rootfs = build_rootfs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
+        self._make_keys()
+        self._make_network()
+        self._make_cgroups()
+        for h in self.hosts:
+            self._prepare_host_disk(self._state[h.name])
+        self._write_ssh_config()
+
+    @property
+    def rootfs(self) -> Path:
+        assert self._rootfs is not None
+        return self._rootfs
+
+    def _wd(self) -> Path:
+        if self.workdir is None:
+            raise RuntimeError("TestNetwork is not set up (use it as a context manager)")
+        return self.workdir
+
+    @property
+    def private_key_path(self) -> Path:
+        """ed25519 private key (no passphrase) accepted for ``deploy``."""
+        return self._wd() / "ssh" / "id_ed25519"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        """known_hosts listing every host's (pre-generated) host key."""
+        return self._wd() / "ssh" / "known_hosts"
+
+    @property
+    def ssh_config_path(self) -> Path:
+        """ssh_config with a ``Host`` block per test host (by name)."""
+        return self._wd() / "ssh" / "config"
+
+    def _make_keys(self) -> None:
+        sshdir = self._wd() / "ssh"
+        sshdir.mkdir(mode=0o700)
+        _run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"{self.tag}-deploy",
+                "-f",
+                str(self.private_key_path),
+            ]
+        )
+        lines = []
+        for h in self.hosts:
+            key = sshdir / f"hostkey_{h.name}"
+            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", str(key)])
+            pub = key.with_suffix(".pub").read_text().split()
+            lines.append(f"{h.address},{h.name} {pub[0]} {pub[1]}\n")
+        self.known_hosts_path.write_text("".join(lines))
+
+    def _write_ssh_config(self) -> None:
+        blocks = []
+        for h in self.hosts:
+            blocks.append(
+                f"Host {h.name} {h.address}\n"
+                f"  HostName {h.address}\n"
+                f"  User {DEPLOY_USER}\n"
+                f"  IdentityFile {self.private_key_path}\n"
+                "  IdentitiesOnly yes\n"
+                f"  UserKnownHostsFile {self.known_hosts_path}\n"
+                "  StrictHostKeyChecking yes\n"
+                "  BatchMode yes\n"
+                "  ConnectTimeout 5\n"
+                "  LogLevel ERROR\n"
+            )
+        self.ssh_config_path.write_text("\n".join(blocks))
+
+    def _ip(self, *args: str, netns: str | None = None) -> None:
+        argv = ["ip"] + (["-n", netns] if netns else []) + list(args)
+        _run(argv)
+
+    def _add_netns(self, name: str) -> None:
+        _run(["ip", "netns", "add", name])
+        self._created_netns.append(name)
+        self._ip("link", "set", "lo", "up", netns=name)
+
+    def _make_network(self) -> None:
+        sw = self.switch_netns
+        self._add_netns(sw)
+        self._ip("link", "add", "br0", "type", "bridge", netns=sw)
+        self._ip("link", "set", "br0", "up", netns=sw)
+        plen = SUBNET.prefixlen
+        endpoints = [("ctl", self.control_netns, CONTROL_ADDRESS)] + [
+            (f"h{h.address.rsplit('.', 1)[1]}", h.netns, h.address) for h in self.hosts
+        ]
+        for port, ns, addr in endpoints:
+            self._add_netns(ns)
+            # Both ends are created directly inside the namespaces: the root
+            # namespace never sees these links.
+            self._ip("link", "add", f"v-{port}", "type", "veth", "peer", "name", "eth0", "netns", ns, netns=sw)
+            self._ip("link", "set", f"v-{port}", "master", "br0", netns=sw)
+            self._ip("link", "set", f"v-{port}", "up", netns=sw)
+            self._ip("addr", "add", f"{addr}/{plen}", "dev", "eth0", netns=ns)
+            self._ip("link", "set", "eth0", "up", netns=ns)
+
+    def _make_cgroups(self) -> None:
+        for h in self.hosts:
+            cgroups: dict[str, Path] = {}
+            for hierarchy in CGROUP_HIERARCHIES:
+                base = _own_cgroup(hierarchy) / self.tag
+                if base not in self._cgroup_bases:
+                    base.mkdir(exist_ok=True)
+                    self._cgroup_bases.append(base)
+                cg = base / h.name
+                cg.mkdir(exist_ok=True)
+                cgroups[hierarchy] = cg
+            mem = cgroups["memory"]
+            if self._memory_limit is not None:
+                (mem / "memory.limit_in_bytes").write_text(str(self._memory_limit))
+            self._state[h.name] = _HostState(
+                host=h,
+                root=self._wd() / "hosts" / h.name,
+                machine=f"{self.tag}-{h.name}",
+                cgroups=cgroups,
+            )
+
+    def _prepare_host_disk(self, st: _HostState) -> None:
+        for d in (st.upper, st.work, st.merged):
+            d.mkdir(parents=True)
+        self._mount_overlay(st)
+        m = st.merged
+        h = st.host
+        (m / "etc/hostname").write_text(f"{h.name}\n")
+        hosts = [
+            "127.0.0.1\tlocalhost",
+            f"127.0.1.1\t{h.name}",
+            "::1\tlocalhost ip6-localhost ip6-loopback",
+            f"{CONTROL_ADDRESS}\tctl",
+        ] + [f"{o.address}\t{o.name}" for o in self.hosts]
+        (m / "etc/hosts").write_text("\n".join(hosts) + "\n")
+        (m / "etc/resolv.conf").unlink(missing_ok=True)
+        (m / "etc/resolv.conf").write_text("# no DNS in the e2e test network\n")
+        key = self._wd() / "ssh" / f"hostkey_{h.name}"
+        dst = m / "etc/ssh/ssh_host_ed25519_key"
+        shutil.copyfile(key, dst)
+        os.chmod(dst, 0o600)
+        shutil.copyfile(key.with_suffix(".pub"), dst.with_suffix(".pub"))
+        os.chmod(dst.with_suffix(".pub"), 0o644)
+        uid, gid = self._deploy_ids(m)
+        ak = m / "home" / DEPLOY_USER / ".ssh" / "authorized_keys"
+        shutil.copyfile(self.private_key_path.with_suffix(".pub"), ak)
+        os.chmod(ak, 0o600)
+        os.chown(ak, uid, gid)
+
+    @staticmethod
+    def _deploy_ids(root: Path) -> tuple[int, int]:
+        for line in (root / "etc/passwd").read_text().splitlines():
+            f = line.split(":")
+            if f[0] == DEPLOY_USER:
+                return int(f[2]), int(f[3])
+        raise RuntimeError(f"no user {DEPLOY_USER} in {root}/etc/passwd")
+
+    def _mount_overlay(self, st: _HostState) -> None:
+        if str(st.merged) in _mountpoints():
+            return
+        opts = f"lowerdir={self.rootfs},upperdir={st.upper},workdir={st.work}"
+        _run(["mount", "-t", "overlay", f"{st.machine}", "-o", opts, str(st.merged)])
+
+    # ----------------------------------------------------------- lifecycle
+
+    def host(self, name_or_address: str) -> Host:
+        for h in self.hosts:
+            if name_or_address in (h.name, h.address):
+                return h
+        raise KeyError(name_or_address)
+
+    def _st(self, host: Host | str) -> _HostState:
+        name = host.name if isinstance(host, Host) else self.host(host).name
+        return self._state[name]
+
+    def nspawn_argv(self, host: Host | str) -> list[str]:
+        """The systemd-nspawn command line used to boot ``host``."""
+        st = self._st(host)
+        return [
+            "systemd-nspawn",
+            "--quiet",
+            "--boot",
+            f"--directory={st.merged}",
+            f"--machine={st.machine}",
+            f"--hostname={st.host.name}",
+            f"--network-namespace-path={NETNS_DIR / st.host.netns}",
+            "--register=no",
+            "--keep-unit",
+            "--private-users=no",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--settings=no",
+            "--console=read-only",
+            *self._extra_nspawn_args,
+        ]
+
+    def nspawn_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SYSTEMD_", "NOTIFY_SOCKET", "LISTEN_"))}
+        return env
+
+    def is_running(self, host: Host | str) -> bool:
+        st = self._st(host)
+        return st.proc is not None and st.proc.poll() is None
+
+    def start(self, host: Host | str) -> None:
+        """Boot ``host`` (no-op if running); does not wait for readiness."""
+        st = self._st(host)
+        with self._lock:
+            self._start_locked(st)
+
+    def _start_locked(self, st: _HostState) -> None:
+        if self.is_running(st.host):
+            return
+        self._reap(st)
+        self._mount_overlay(st)
+        # Enter the per-host cgroups, then exec nspawn (same PID), so the
+        # container is accounted there from its very first page.
+        procs = " ".join(shlex.quote(str(cg / "cgroup.procs")) for cg in st.cgroups.values())
+        script = f'for f in {procs}; do echo $$ > "$f"; done; exec "$@"'
+        st.console = open(st.console_log, "ab")  # noqa: SIM115
+        st.console.write(f"\n==== boot {st.boots + 1} at {time.ctime()} ====\n".encode())
+        st.console.flush()
+        st.proc = subprocess.Popen(
+            ["sh", "-c", script, "sh", *self.nspawn_argv(st.host)],
+            stdin=subprocess.DEVNULL,
+            stdout=st.console,
+            stderr=subprocess.STDOUT,
+            env=self.nspawn_env(),
+            cwd="/",
+            start_new_session=True,
+        )
+        st.boots += 1
+        threading.Thread(
+            target=self._supervise,
+            args=(st, st.proc),
+            name=f"supervise-{st.machine}",
+            daemon=True,
+        ).start()
+
+    def _supervise(self, st: _HostState, proc: subprocess.Popen[bytes]) -> None:
+        """Boot again when the container reboots itself (``systemctl reboot``
+        inside it makes systemd-nspawn exit with status 133)."""
+        rc = proc.wait()
+        with self._lock:
+            if rc == 133 and st.proc is proc and not st.stopping and not self._closing:
+                log.info("%s rebooted itself; booting it again", st.host)
+                self._start_locked(st)
+
+    def _reap(self, st: _HostState) -> None:
+        if st.proc is not None:
+            st.proc.wait()
+            st.proc = None
+        if st.console is not None:
+            st.console.close()
+            st.console = None
+
+    def stop(self, host: Host | str, timeout: float = 30.0) -> int | None:
+        """Power ``host`` off cleanly; SIGKILL everything after ``timeout``.
+
+        SIGTERM to systemd-nspawn makes it send SIGRTMIN+3 to the container's
+        systemd, i.e. a clean ``poweroff``.  Returns nspawn's exit code (None
+        if the host was not running).
+        """
+        st = self._st(host)
+        with self._lock:
+            if st.proc is None:
+                return None
+            st.stopping = True
+        try:
+            return self._stop(st, timeout)
+        finally:
+            st.stopping = False
+
+    def _stop(self, st: _HostState, timeout: float) -> int | None:
+        assert st.proc is not None
+        if st.proc.poll() is None:
+            _signal_pid(st.proc.pid, signal.SIGTERM)
+            try:
+                st.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not power off in %.0fs; killing", st.host, timeout)
+                self._kill_cgroup(st)
+                st.proc.wait(timeout=10)
+        # The container's init dies with nspawn, but be sure nothing of this
+        # host survives (e.g. nspawn SIGKILLed by someone else).
+        self._kill_cgroup(st)
+        rc = st.proc.returncode
+        self._reap(st)
+        return rc
+
+    def _kill_cgroup(self, st: _HostState) -> None:
+        _kill_cgroups(st.cgroups.values())
+
+    def reboot(self, host: Host | str, timeout: float | None = None) -> float:
+        """Power off and boot again from the same disk; wait until ready.
+
+        Returns the seconds from the power-off request to readiness.
+        """
+        t0 = time.monotonic()
+        self.stop(host)
+        self.start(host)
+        self.wait_ready(host, timeout)
+        return time.monotonic() - t0
+
+    def start_all(self, timeout: float | None = None) -> dict[str, float]:
+        """Boot all stopped hosts in parallel and wait until all are ready.
+
+        Returns seconds-to-ready per host name.
+        """
+        t0 = time.monotonic()
+        for h in self.hosts:
+            self.start(h)
+        return self.wait_all_ready(timeout, since=t0)
+
+    def wait_all_ready(self, timeout: float | None = None, *, since: float | None = None) -> dict[str, float]:
+        t0 = time.monotonic() if since is None else since
+        times: dict[str, float] = {}
+        with concurrent.futures.ThreadPoolExecutor(len(self.hosts)) as pool:
+            futs = {pool.submit(self.wait_ready, h, timeout): h for h in self.hosts}
+            for fut in concurrent.futures.as_completed(futs):
+                fut.result()
+                times[futs[fut].name] = time.monotonic() - t0
+        return times
+
+    def wait_ready(self, host: Host | str, timeout: float | None = None) -> None:
+        """Wait until ssh as deploy works and systemd finished booting.
+
+        Ready means ``systemctl is-system-running --wait`` says ``running``
+        or ``degraded``.  Raises :class:`HostNotReadyError` with the tail of
+        the console log otherwise.
+        """
+        st = self._st(host)
+        timeout = self.ready_timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        last = ""
+        while True:
+            if not self.is_running(st.host):
+                if st.proc is not None and st.proc.returncode == 133:
+                    time.sleep(0.1)  # rebooting itself; the supervisor restarts it
+                    continue
+                raise HostNotReadyError(
+                    f"{st.host}: container exited (rc={st.proc and st.proc.returncode})\n{self.console_tail(st.host)}"
+                )
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HostNotReadyError(
+                    f"{st.host} not ready after {timeout:.0f}s (last: {last!r})\n{self.console_tail(st.host)}"
+                )
+            try:
+                res = self.ssh(
+                    st.host,
+                    "systemctl is-system-running --wait",
+                    timeout=max(1.0, left),
+                    connect_timeout=2,
+                )
+            except subprocess.TimeoutExpired:
+                continue
+            state = res.stdout.strip()
+            if state in ("running", "degraded"):
+                return
+            last = (state or res.stderr.strip())[-300:]
+            # 255: ssh itself failed (sshd not up yet): poll again quickly.
+            time.sleep(0.1 if res.returncode == 255 else 0.5)
+
+    # ------------------------------------------------------------- running
+
+    def _control_prefix(self) -> list[str]:
+        return ["nsenter", f"--net={NETNS_DIR / self.control_netns}", "--"]
+
+    def ssh_argv(self, host: Host | str, *, connect_timeout: float = 5) -> list[str]:
+        """``ssh`` command line for ``deploy@host`` (without control-ns prefix)."""
+        h = host if isinstance(host, Host) else self.host(host)
+        return [
+            "ssh",
+            "-F",
+            str(self.ssh_config_path),
+            "-o",
+            f"ConnectTimeout={int(max(1, connect_timeout))}",
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
+            f"{DEPLOY_USER}@{h.address}",
+        ]
+
+    def ssh(
+        self,
+        host: Host | str,
+        command: str,
+        *,
+        timeout: float = 120.0,
+        input: str | None = None,
+        check: bool = False,
+        connect_timeout: float = 5,
+    ) -> SSHResult:
+        """Run a shell ``command`` on ``host`` as ``deploy`` from the control
+        namespace. Exit code 255 means ssh itself failed."""
+        res = self.run_in_control(
+            [*self.ssh_argv(host, connect_timeout=connect_timeout), command],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        out = SSHResult(res.returncode, res.stdout, res.stderr)
+        return out.check() if check else out
+
+    def run_in_control(self, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        """``subprocess.run(argv, **kwargs)`` inside the control namespace
+        (address 10.251.0.1). Only the network namespace changes."""
+        check = bool(kwargs.pop("check", False))
+        return subprocess.run([*self._control_prefix(), *argv], check=check, **kwargs)
+
+    def spawn_in_control(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        """Start a long-running process in the control namespace.
+
+        nsenter execs ``argv`` directly, so ``Popen.pid`` is the process
+        itself; stop it with :meth:`stop_process` (also done on close).
+        """
+        kwargs.setdefault("start_new_session", True)
+        proc: subprocess.Popen[Any] = subprocess.Popen([*self._control_prefix(), *argv], **kwargs)
+        self._spawned.append(proc)
+        return proc
+
+    @staticmethod
+    def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
+        """SIGTERM ``proc`` by PID, SIGKILL after ``timeout``; returns its rc."""
+        if proc.poll() is None:
+            _signal_pid(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_pid(proc.pid, signal.SIGKILL)
+                proc.wait()
+        return proc.returncode
+
+    def exec_in_host(self, host: Host | str, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        """Run ``argv`` as root directly inside the container (nsenter into
+        all of its namespaces) -- for diagnostics, bypassing ssh."""
+        pid = self.leader_pid(host)
+        if pid is None:
+            raise RuntimeError(f"{host} is not running")
+        check = bool(kwargs.pop("check", False))
+        return subprocess.run(["nsenter", "-t", str(pid), "-a", "--", *argv], check=check, **kwargs)
+
+    def leader_pid(self, host: Host | str) -> int | None:
+        """PID (host view) of the container's systemd, or None."""
+        st = self._st(host)
+        if not self.is_running(st.host):
+            return None
+        assert st.proc is not None
+        children = Path(f"/proc/{st.proc.pid}/task/{st.proc.pid}/children")
+        with contextlib.suppress(OSError):
+            for pid in children.read_text().split():
+                return int(pid)
+        return None
+
+    def console_tail(self, host: Host | str, lines: int = 40) -> str:
+        st = self._st(host)
+        try:
+            text = st.console_log.read_text(errors="replace").replace("\r", "")
+        except OSError:
+            return ""
+        kept = [line for line in text.splitlines() if line.strip()]
+        return "\n".join(kept[-lines:])
+
+    def disk_path(self, host: Host | str) -> Path:
+        """The host's root filesystem as seen from outside (overlay mount)."""
+        return self._st(host).merged
+
+    # -------------------------------------------------------------- memory
+
+    def _memory_file(self, host: Host | str, name: str) -> Path:
+        return self._st(host).cgroups["memory"] / name
+
+    def peak_memory_bytes(self, host: Host | str) -> int:
+        """``memory.max_usage_in_bytes`` of the host's memory cgroup (v1):
+        the high-water mark of RSS + page cache charged to the container
+        since it was first booted or :meth:`reset_peak_memory`."""
+        return int(self._memory_file(host, "memory.max_usage_in_bytes").read_text())
+
+    def memory_usage_bytes(self, host: Host | str) -> int:
+        return int(self._memory_file(host, "memory.usage_in_bytes").read_text())
+
+    def memory_stat(self, host: Host | str) -> dict[str, int]:
+        """Parsed ``memory.stat`` (e.g. ``total_rss``, ``total_cache``)."""
+        out: dict[str, int] = {}
+        for line in self._memory_file(host, "memory.stat").read_text().splitlines():
+            k, v = line.split()
+            out[k] = int(v)
+        return out
+
+    def reset_peak_memory(self, host: Host | str) -> None:
+        self._memory_file(host, "memory.max_usage_in_bytes").write_text("0")
+
+    # ------------------------------------------------------------ teardown
+
+    def close(self) -> None:
+        """Tear everything down; safe to call repeatedly and after a
+        partially failed setup."""
+        if self._closed:
+            return
+        self._closing = True
+        errors: list[str] = []
+
+        def attempt(what: str, fn: Any, *args: Any) -> None:
+            try:
+                fn(*args)
+            except Exception as e:  # keep tearing down
+                errors.append(f"{what}: {e}")
+                log.exception("teardown: %s failed", what)
+
+        for proc in self._spawned:
+            attempt(f"stop pid {proc.pid}", self.stop_process, proc, 5.0)
+        # Power off all containers in parallel.
+        running = [st for st in self._state.values() if st.proc is not None]
+        if running:
+            with concurrent.futures.ThreadPoolExecutor(len(running)) as pool:
+                for fut in [pool.submit(self.stop, st.host, 20.0) for st in running]:
+                    try:
+                        fut.result()
+                    except Exception as e:
+                        errors.append(f"stop: {e}")
+        for st in self._state.values():
+            attempt(f"kill {st.host}", self._kill_cgroup, st)
+        # Anything else still in our namespaces (shouldn't be).
+        inodes = {i for i in (_netns_inode(n) for n in self._created_netns) if i is not None}
+        if inodes:
+            attempt("kill netns processes", _kill_pids, _pids_in_netns(inodes))
+        if self.workdir is not None:
+            attempt("umount", _umount_under, str(self.workdir))
+        for ns in reversed(self._created_netns):
+            attempt(f"netns {ns}", _run, ["ip", "netns", "delete", ns])
+        self._created_netns.clear()
+        for base in self._cgroup_bases:
+            attempt(f"cgroup {base}", _rmdir_cgroup_tree, base)
+        for st in self._state.values():
+            prop = NSPAWN_PROPAGATE_DIR / st.machine
+            if prop.exists():
+                shutil.rmtree(prop, ignore_errors=True)
+        if self.workdir is not None and self.workdir.exists():
+            wd = str(self.workdir)
+            if any(m == wd or m.startswith(wd + "/") for m in _mountpoints()):
+                errors.append(f"mounts remain below {wd}; not removing it")
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+        self._closed = True
+        if errors:
+            raise RuntimeError("TestNetwork teardown incomplete: " + "; ".join(errors))
+
+    # ------------------------------------------------------------ info
+
+    def describe(self) -> Mapping[str, Any]:
+        return {
+            "control": {"netns": self.control_netns, "address": self.control_address},
+            "hosts": [dataclasses.asdict(h) for h in self.hosts],
+            "workdir": str(self.workdir),
+            "rootfs": str(self._rootfs),
+        }
