@@ -21,5 +21,6 @@ ruff format --check .
 mypy components __main__.py tests benchmarks
 pytest
 if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
+  tests/e2e/setup-host-tools.sh # debootstrap, systemd-nspawn, ssh, iproute2 (apt)
   pytest -m e2e tests/e2e
 fi

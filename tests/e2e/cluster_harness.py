@@ -1,0 +1,267 @@
+"""Drives the real Pulumi engine against systemd-nspawn test hosts, and checks the cluster with
+RocketMQ's own tools. Shared by the e2e suite and benchmarks/e2e_up.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.e2e import rocketmq_dist
+from tests.e2e.testhosts import Host, TestNetwork
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components", "templates")
+MIRROR_PORT = 8080
+PASSPHRASE = "e2e-only-passphrase"  # protects only this throwaway local state
+TOOLS_JAVA_OPTS = "-Xms64m -Xmx128m -Xmn32m"
+
+
+def engine_environment() -> dict[str, str]:
+    """Builds (or reuses) the Pulumi engine and returns the environment that puts it first."""
+    build = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "build-engine.sh")], check=True, capture_output=True, text=True
+    )
+    bin_dir = Path(build.stdout.strip().splitlines()[-1])
+    dumped = subprocess.run(
+        ["bash", "-c", '. "$1" && env -0', "_", str(bin_dir.parent / "env.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    env = dict(item.split("=", 1) for item in dumped.stdout.split("\0") if "=" in item)
+    env["PULUMI_CONFIG_PASSPHRASE"] = PASSPHRASE
+    return env
+
+
+def copy_program(target: Path) -> Path:
+    """The program as a user has it, with its virtualenv pointed at the one running the tests."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in PROGRAM_FILES:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target / name)
+    project = yaml.safe_load((target / "Pulumi.yaml").read_text())
+    project["runtime"]["options"]["virtualenv"] = sys.prefix
+    (target / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    return target
+
+
+@dataclass
+class Mirror:
+    """An Apache-layout mirror served over HTTP from the control namespace."""
+
+    root: Path
+    url: str
+    dists: dict[str, rocketmq_dist.Dist]
+
+    def corrupt(self, version: str) -> None:
+        zip_path = self.dists[version].zip_path
+        data = bytearray(zip_path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        zip_path.write_bytes(bytes(data))
+
+    def repair(self, version: str) -> None:
+        self.dists[version] = rocketmq_dist.build_dist(version, out=self.root)
+        assert rocketmq_dist._sha512_file(self.dists[version].zip_path) == self.dists[version].sha512
+
+
+def start_mirror(net: TestNetwork, root: Path, versions: Sequence[str]) -> Mirror:
+    dists = {v: rocketmq_dist.build_dist(v, out=root) for v in versions}
+    net.spawn_in_control(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(MIRROR_PORT),
+            "--bind",
+            net.control_address,
+            "--directory",
+            str(root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://{net.control_address}:{MIRROR_PORT}"
+    first = dists[versions[0]]
+    probe = f"curl -sf -o /dev/null {url}/rocketmq/{first.version}/{first.zip_name}.sha512"
+    deadline = time.monotonic() + 30
+    while net.ssh(net.hosts[0], probe).returncode != 0:
+        assert time.monotonic() < deadline, "the test mirror never answered"
+        time.sleep(0.5)
+    return Mirror(root, url, dists)
+
+
+@dataclass
+class PulumiStack:
+    """One stack of the program, run by the real CLI inside the test network."""
+
+    net: TestNetwork
+    env: dict[str, str]
+    project: Path
+    state: Path
+    name: str
+
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 1800, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **self.env,
+            "PULUMI_BACKEND_URL": f"file://{self.state}",
+            "PULUMI_HOME": str(self.state / ".pulumi-home"),
+        }
+        result = self.net.run_in_control(
+            ["pulumi", *args, "--non-interactive", "--cwd", str(self.project)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=stdin if stdin is not None else "",
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"pulumi {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def init(self, config: Mapping[str, Any], private_key: str) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.run("stack", "init", self.name, "--secrets-provider", "passphrase")
+        self.set_config(config)
+        self.run("config", "set", "--secret", "rocketmq:sshPrivateKey", "--stack", self.name, stdin=private_key)
+
+    @property
+    def stack_file(self) -> Path:
+        return self.project / f"Pulumi.{self.name}.yaml"
+
+    def set_config(self, config: Mapping[str, Any]) -> None:
+        """Writes plain settings into the stack file, as a user would edit it."""
+        document = yaml.safe_load(self.stack_file.read_text()) or {}
+        document.setdefault("config", {}).update({f"rocketmq:{k}": v for k, v in config.items()})
+        self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
+
+    def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("up", "--yes", "--skip-preview", "--stack", self.name, *extra, check=check)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json", "--stack", self.name).stdout)  # type: ignore[no-any-return]
+
+    def state_text(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.state.rglob("*.json"))
+
+
+# ------------------------------------------------------------------ checks with RocketMQ's tools
+
+
+def mqadmin(net: TestNetwork, host: Host, namesrv_addr: str, *args: str, timeout: float = 120) -> str:
+    quoted = " ".join(_sh_quote(a) for a in args)
+    command = (
+        f"sudo -n env JAVA_HOME=$(. /etc/rocketmq/java.env; echo $JAVA_HOME) JAVA_OPT_EXT={_sh_quote(TOOLS_JAVA_OPTS)} "
+        f"/bin/bash /opt/rocketmq/current/bin/mqadmin {quoted} -n {_sh_quote(namesrv_addr)}"
+    )
+    return net.ssh(host, command, timeout=timeout).stdout
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    cluster: str
+    broker_name: str
+    broker_id: int
+    address: str
+    version: str
+
+
+def cluster_list(net: TestNetwork, host: Host, namesrv_addr: str) -> list[ClusterRow]:
+    rows = []
+    for line in mqadmin(net, host, namesrv_addr, "clusterList").splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and re.fullmatch(r"\d+", fields[2]) and ":" in fields[3]:
+            rows.append(ClusterRow(fields[0], fields[1], int(fields[2]), fields[3], fields[4]))
+    return rows
+
+
+def wait_for_cluster(
+    net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]], timeout: float = 180
+) -> list[ClusterRow]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = cluster_list(net, host, namesrv_addr)
+        if {(r.broker_name, r.broker_id, r.address) for r in rows} == expected:
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"clusterList never showed {sorted(expected)}; last: {rows}")
+        time.sleep(3)
+
+
+def create_topic(net: TestNetwork, host: Host, namesrv_addr: str, cluster: str, topic: str) -> None:
+    output = mqadmin(net, host, namesrv_addr, "updateTopic", "-c", cluster, "-t", topic, "-r", "4", "-w", "4")
+    assert "success" in output.lower(), output
+    # Clients need the route from the name servers, which may lag the brokers briefly.
+    wait_until(
+        lambda: '"brokerName"' in mqadmin(net, host, namesrv_addr, "topicRoute", "-t", topic),
+        60,
+        f"the route of {topic} on the name servers",
+    )
+
+
+def client(net: TestNetwork, classpath: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return net.run_in_control(
+        rocketmq_dist.client_command(classpath, *args), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def produce(net: TestNetwork, classpath: str, namesrv_addr: str, topic: str, count: int) -> None:
+    result = client(net, classpath, "produce", namesrv_addr, topic, str(count))
+    assert f"SENT {count} 0" in result.stdout, result.stdout + result.stderr
+
+
+def consume(
+    net: TestNetwork, classpath: str, namesrv_addr: str, topic: str, *, group: str, count: int, timeout_s: int = 120
+) -> None:
+    result = client(
+        net, classpath, "consume", namesrv_addr, topic, group, str(count), str(timeout_s), timeout=timeout_s + 120
+    )
+    assert result.returncode == 0 and f"RECEIVED {count}" in result.stdout, result.stdout + result.stderr
+
+
+def service_pid(net: TestNetwork, host: Host, unit: str) -> int:
+    return int(net.ssh(host, f"systemctl show -p MainPID --value {unit}", check=True).stdout.strip() or 0)
+
+
+def broker_jvm_pids(net: TestNetwork, host: Host) -> list[int]:
+    out = net.ssh(host, "ps -u rocketmq -o pid=,args= || true").stdout  # ps exits 1 when there is none
+    return [int(line.split()[0]) for line in out.splitlines() if "java" in line and "BrokerStartup" in line]
+
+
+def broker_jvm_pid(net: TestNetwork, host: Host) -> int:
+    pids = broker_jvm_pids(net, host)
+    assert len(pids) == 1, f"{host}: broker JVMs {pids}"
+    return pids[0]
+
+
+def _sh_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def wait_until(condition: Any, timeout: float, what: str, interval: float = 2) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def environment_root() -> bool:
+    return os.geteuid() == 0

@@ -1,0 +1,283 @@
+"""Real end-to-end: the real Pulumi engine runs `pulumi up` (target: hosts) onto systemd-nspawn
+hosts and brings up real RocketMQ, in every mode; RocketMQ's own tools and client check it.
+
+Each mode's lifecycle is one test because its steps build on each other; every step says what
+failed. Hosts are fresh per mode and torn down on failure too.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.config import DEFAULT_VERSION
+from tests.e2e import rocketmq_dist
+from tests.e2e.cluster_harness import (
+    Mirror,
+    PulumiStack,
+    broker_jvm_pid,
+    broker_jvm_pids,
+    consume,
+    copy_program,
+    create_topic,
+    engine_environment,
+    mqadmin,
+    produce,
+    service_pid,
+    start_mirror,
+    wait_for_cluster,
+    wait_until,
+)
+from tests.e2e.testhosts import TestNetwork
+
+pytestmark = pytest.mark.e2e
+log = logging.getLogger(__name__)
+
+PREVIOUS_VERSION = "5.4.0"  # upgraded from in single-master, through a corrupted download
+# 4.9.x must work too: multi-master runs it (4.9.8's server jars are not on Maven Central).
+VERSIONS_BY_MODE = {
+    "single-master": [PREVIOUS_VERSION, DEFAULT_VERSION],
+    "multi-master": ["4.9.7"],
+    "master-slave-async": [DEFAULT_VERSION],
+    "master-slave-sync": [DEFAULT_VERSION],
+}
+MESSAGES = 1000
+HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6"]
+
+# Placement per mode on six hosts: name servers and brokers colocated in single-master and
+# master-slave-async, apart in multi-master and (mostly) master-slave-sync.
+LAYOUTS: dict[str, list[dict[str, Any]]] = {
+    "single-master": [{"host": "n1", "nameServer": True, "broker": "broker-a/0"}],
+    "multi-master": [
+        {"host": "n1", "nameServer": True},
+        {"host": "n2", "nameServer": True},
+        {"host": "n3", "nameServer": True},
+        {"host": "n4", "broker": "broker-a/0"},
+        {"host": "n5", "broker": "broker-b/0"},
+    ],
+    "master-slave-async": [
+        {"host": "n1", "nameServer": True, "broker": "broker-a/0"},
+        {"host": "n2", "nameServer": True, "broker": "broker-b/0"},
+        {"host": "n3", "nameServer": True, "broker": "broker-a/1"},
+        {"host": "n4", "broker": "broker-b/1"},
+    ],
+    "master-slave-sync": [
+        {"host": "n1", "nameServer": True},
+        {"host": "n2", "nameServer": True},
+        {"host": "n3", "nameServer": True, "broker": "broker-b/1"},
+        {"host": "n4", "broker": "broker-a/0"},
+        {"host": "n5", "broker": "broker-a/1"},
+        {"host": "n6", "broker": "broker-b/0"},
+    ],
+}
+
+
+@pytest.fixture(scope="session")
+def engine_env() -> dict[str, str]:
+    return engine_environment()
+
+
+@pytest.fixture(scope="session")
+def client_classpaths() -> dict[str, str]:
+    """RocketMQ's Java client per release line: a 5.x client finds no topic route on 4.9.x name servers."""
+    return {}
+
+
+def client_for(classpaths: dict[str, str], version: str) -> str:
+    if version not in classpaths:
+        classpaths[version] = rocketmq_dist.build_client(version)
+    return classpaths[version]
+
+
+@pytest.fixture
+def net() -> Iterator[TestNetwork]:
+    with TestNetwork(len(HOST_NAMES), host_names=HOST_NAMES) as network:
+        yield network
+
+
+def stack_config(mode: str, net: TestNetwork, mirror: Mirror, version: str) -> dict[str, Any]:
+    hosts = []
+    for placement in LAYOUTS[mode]:
+        entry: dict[str, Any] = {"name": placement["host"], "address": net.host(placement["host"]).address}
+        entry.update({k: v for k, v in placement.items() if k != "host"})
+        hosts.append(entry)
+    return {
+        "target": "hosts",
+        "mode": mode,
+        "nameServers": sum(1 for h in hosts if h.get("nameServer")),
+        "sshUser": "deploy",
+        "hosts": hosts,
+        "version": version,
+        "mirror": mirror.url,
+        "nameServerHeap": "128m",
+        "brokerHeap": "256m",
+        "readyTimeoutSeconds": 180,
+    }
+
+
+def expected_brokers(net: TestNetwork, mode: str) -> set[tuple[str, int, str]]:
+    expected = set()
+    for placement in LAYOUTS[mode]:
+        if "broker" in placement:
+            name, broker_id = placement["broker"].split("/")
+            expected.add((name, int(broker_id), f"{net.host(placement['host']).address}:10911"))
+    return expected
+
+
+def hosts_with(net: TestNetwork, mode: str, role: str) -> list[Any]:
+    return [net.host(p["host"]) for p in LAYOUTS[mode] if p.get(role)]
+
+
+def broker_host(net: TestNetwork, mode: str, label: str) -> Any:
+    return next(net.host(p["host"]) for p in LAYOUTS[mode] if p.get("broker") == label)
+
+
+@pytest.mark.parametrize("mode", list(LAYOUTS))
+def test_cluster_lifecycle(
+    mode: str, net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
+) -> None:
+    versions = VERSIONS_BY_MODE[mode]
+    client_classpath = client_for(client_classpaths, versions[-1])
+    upgrade = len(versions) > 1
+    mirror = start_mirror(net, tmp_path / "mirror", versions)
+    stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", f"e2e-{mode}")
+    key = net.private_key_path.read_text()
+    first_version = versions[0]
+    stack.init(stack_config(mode, net, mirror, first_version), key)
+    probe = hosts_with(net, mode, "broker")[0]
+    expected = expected_brokers(net, mode)
+
+    # -- preview, then up from empty
+    preview = stack.run("preview", "--stack", stack.name)
+    assert "create" in preview.stdout, preview.stdout
+    stack.up()
+    outputs = stack.outputs()
+    ns_hosts = hosts_with(net, mode, "nameServer")
+    assert outputs["nameServers"] == [f"{h.address}:9876" for h in ns_hosts]
+    namesrv = outputs["namesrvAddr"]
+    assert namesrv == ";".join(outputs["nameServers"])
+    assert outputs["mode"] == mode and outputs["clusterName"] == "DefaultCluster"
+    for name, entry in outputs["brokers"].items():
+        assert (name, 0, entry["master"]) in expected
+        assert {(name, i, a) for i, a in enumerate(entry["slaves"], start=1)} <= expected
+    rows = wait_for_cluster(net, probe, namesrv, expected, timeout=60)
+    assert {r.version for r in rows} == {"V" + first_version.replace(".", "_")}, rows
+    assert key.strip().splitlines()[1] not in stack.state_text(), "the private key reached the state in plaintext"
+
+    # -- the JDK baked into the image was found, not installed again
+    jdk_note = net.ssh(probe, "sudo -n cat /etc/rocketmq/java.env", check=True).stdout
+    assert "/usr/lib/jvm/java-17" in jdk_note
+
+    topic = "E2E_" + mode.upper().replace("-", "_")
+    create_topic(net, probe, namesrv, "DefaultCluster", topic)
+    produce(net, client_classpath, namesrv, topic, MESSAGES)
+    consume(net, client_classpath, namesrv, topic, group="e2e-first", count=MESSAGES)
+
+    if upgrade:
+        # -- a corrupted zip: up fails clearly, the host keeps its working install, a fixed mirror succeeds
+        mirror.corrupt(DEFAULT_VERSION)
+        stack.set_config({"version": DEFAULT_VERSION})
+        failed = stack.up(check=False)
+        assert failed.returncode != 0
+        assert "SHA-512 mismatch" in failed.stdout + failed.stderr, failed.stdout + failed.stderr
+        current = net.ssh(probe, "readlink /opt/rocketmq/current", check=True).stdout.strip()
+        assert current == f"versions/{PREVIOUS_VERSION}"
+        rows = wait_for_cluster(net, probe, namesrv, expected, timeout=30)
+        assert {r.version for r in rows} == {"V" + PREVIOUS_VERSION.replace(".", "_")}
+        mirror.repair(DEFAULT_VERSION)
+        stack.up()
+        rows = wait_for_cluster(net, probe, namesrv, expected, timeout=60)
+        assert {r.version for r in rows} == {"V" + DEFAULT_VERSION.replace(".", "_")}, rows
+        consume(net, client_classpath, namesrv, topic, group="e2e-after-upgrade", count=MESSAGES)
+
+    # -- up again: nothing changes, nothing runs
+    pids_before = {h.name: service_pid(net, h, "rocketmq-broker.service") for h in hosts_with(net, mode, "broker")}
+    stack.run("preview", "--stack", stack.name, "--expect-no-changes")
+    stack.up("--expect-no-changes")
+    assert {
+        h.name: service_pid(net, h, "rocketmq-broker.service") for h in hosts_with(net, mode, "broker")
+    } == pids_before
+
+    # -- change a broker setting: only brokers restart; messages sent before are still there
+    ns_pids = {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts}
+    stack.set_config({"fileReservedTime": 24})
+    stack.up()
+    for host in hosts_with(net, mode, "broker"):
+        assert service_pid(net, host, "rocketmq-broker.service") != pids_before[host.name], (
+            f"{host} broker not restarted"
+        )
+        conf = net.ssh(host, "cat /etc/rocketmq/broker.conf", check=True).stdout
+        assert "fileReservedTime=24" in conf
+    assert {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts} == ns_pids
+    wait_for_cluster(net, probe, namesrv, expected)
+    consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
+
+    # -- SIGKILL the broker JVM: systemd brings it back and it registers again
+    victim = broker_host(net, mode, "broker-a/0")
+    killed = broker_jvm_pid(net, victim)
+    net.ssh(victim, f"sudo -n kill -9 {killed}", check=True)
+    wait_until(lambda: _new_jvm(net, victim, killed), 90, f"a new broker JVM on {victim}")
+    wait_for_cluster(net, probe, namesrv, expected)
+
+    # -- reboot a host: its services come back by themselves
+    rebooted = ns_hosts[-1] if len(ns_hosts) > 1 else victim
+    net.reboot(rebooted)
+    for unit in ("rocketmq-namesrv.service", "rocketmq-broker.service"):
+        enabled = net.ssh(rebooted, f"systemctl is-enabled {unit}").stdout.strip()
+        if enabled == "enabled":
+            wait_until(
+                lambda u=unit: net.ssh(rebooted, f"systemctl is-active {u}").stdout.strip() == "active",
+                120,
+                f"{unit} on {rebooted}",
+            )
+    wait_for_cluster(net, probe, namesrv, expected)
+    produce(net, client_classpath, namesrv, topic, MESSAGES)
+    consume(net, client_classpath, namesrv, topic, group="e2e-after-reboot", count=2 * MESSAGES)
+
+    if mode == "master-slave-async":
+        # -- stop a master: what it replicated is consumable from its slave
+        ha_topic = "E2E_HA"
+        create_topic(net, probe, namesrv, "DefaultCluster", ha_topic)
+        produce(net, client_classpath, namesrv, ha_topic, MESSAGES)
+        master = broker_host(net, mode, "broker-a/0")
+        slave = broker_host(net, mode, "broker-a/1")
+        wait_until(
+            lambda: _commitlog_offset(net, probe, namesrv, master) == _commitlog_offset(net, probe, namesrv, slave),
+            60,
+            "broker-a's slave to replicate everything",
+        )
+        net.ssh(master, "sudo -n systemctl stop rocketmq-broker.service", check=True)
+        # A consumer that starts while the name servers still list the master never reads its queues.
+        wait_until(
+            lambda: f"{master.address}:10911" not in mqadmin(net, probe, namesrv, "topicRoute", "-t", ha_topic),
+            60,
+            "the name servers to drop the stopped master",
+        )
+        consume(net, client_classpath, namesrv, ha_topic, group="e2e-from-slave", count=MESSAGES)
+        net.ssh(master, "sudo -n systemctl start rocketmq-broker.service", check=True)
+
+    # -- destroy: services stopped and disabled on every host
+    stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
+    for placement in LAYOUTS[mode]:
+        host = net.host(placement["host"])
+        for unit in ("rocketmq-namesrv.service", "rocketmq-broker.service"):
+            assert net.ssh(host, f"systemctl is-active {unit}").stdout.strip() != "active", f"{unit} on {host}"
+            assert net.ssh(host, f"systemctl is-enabled {unit}").stdout.strip() != "enabled", f"{unit} on {host}"
+        assert "java" not in net.ssh(host, "ps -u rocketmq -o args= || true").stdout
+
+
+def _new_jvm(net: TestNetwork, host: Any, old_pid: int) -> bool:
+    pids = broker_jvm_pids(net, host)
+    return len(pids) == 1 and pids[0] != old_pid
+
+
+def _commitlog_offset(net: TestNetwork, probe: Any, namesrv: str, broker: Any) -> int:
+    out = mqadmin(net, probe, namesrv, "brokerStatus", "-b", f"{broker.address}:10911")
+    for line in out.splitlines():
+        if line.strip().startswith("commitLogMaxOffset"):
+            return int(line.split(":")[-1].strip())
+    raise AssertionError(f"brokerStatus of {broker} shows no commitLogMaxOffset:\n{out}")
