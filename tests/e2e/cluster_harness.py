@@ -4,7 +4,6 @@ RocketMQ's own tools. Shared by the e2e suite and benchmarks/e2e_up.py."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -261,7 +260,3 @@ def wait_until(condition: Any, timeout: float, what: str, interval: float = 2) -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
-
-
-def environment_root() -> bool:
-    return os.geteuid() == 0

@@ -7,7 +7,6 @@ failed. Hosts are fresh per mode and torn down on failure too.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ from tests.e2e.cluster_harness import (
 from tests.e2e.testhosts import TestNetwork
 
 pytestmark = pytest.mark.e2e
-log = logging.getLogger(__name__)
 
 PREVIOUS_VERSION = "5.4.0"  # upgraded from in single-master, through a corrupted download
 # 4.9.x must work too: multi-master runs it (4.9.8's server jars are not on Maven Central).
