@@ -166,7 +166,7 @@ def test_cluster_lifecycle(
     assert {r.version for r in rows} == {"V" + first_version.replace(".", "_")}, rows
     assert key.strip().splitlines()[1] not in stack.state_text(), "the private key reached the state in plaintext"
 
-    # -- the JDK baked into the image was found, not installed again
+    # -- the program found the JDK baked into the image (java.env points at it)
     jdk_note = net.ssh(probe, "sudo -n cat /etc/rocketmq/java.env", check=True).stdout
     assert "/usr/lib/jvm/java-17" in jdk_note
 
