@@ -16,8 +16,15 @@ from typing import Any
 
 NAMESPACE = "rocketmq"
 
-DEFAULT_VERSION = "5.5.0"
+# Newest 5.x verified end to end in every mode. 5.5.0 is refused with slaves
+# (see SLAVE_OFFSET_SYNC_BROKEN); 5.5.1 cannot be assembled from Maven Central.
+DEFAULT_VERSION = "5.4.0"
 DEFAULT_MIRROR = "https://archive.apache.org/dist"
+
+
+# Releases whose slaves fail every consumer-offset sync ("not support unquoted
+# name" from fastjson2 2.0.59); reproduced here on 5.5.0, fixed by 5.5.1's fastjson2.
+SLAVE_OFFSET_SYNC_BROKEN = frozenset({"5.5.0"})
 
 
 class ConfigError(ValueError):
@@ -391,6 +398,13 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     properties = _broker_properties(r.get("brokerProperties", {}))
 
     release = _release(r)
+    if mode.has_slaves and release.version in SLAVE_OFFSET_SYNC_BROKEN:
+        raise ConfigError(
+            "version",
+            f"{release.version} cannot be used in {mode.value} mode: its slaves never copy consumer offsets "
+            "from their master (apache/rocketmq#10284), so after a failover consumers re-read or skip messages; "
+            f"use {DEFAULT_VERSION} (the default), or 5.5.1 or later",
+        )
     heap = HeapSettings(
         name_server=_heap("nameServerHeap", r.get("nameServerHeap")),
         broker=_heap("brokerHeap", r.get("brokerHeap")),
@@ -492,7 +506,7 @@ def _release(r: _Reader) -> ReleaseSettings:
     version = r.get("version", DEFAULT_VERSION)
     match = _VERSION.fullmatch(version) if isinstance(version, str) else None
     if not match:
-        raise ConfigError("version", f"must be a release number such as {DEFAULT_VERSION} or 4.9.8; got {version!r}")
+        raise ConfigError("version", f"must be a release number such as {DEFAULT_VERSION} or 4.9.7; got {version!r}")
     major, minor = int(match.group(1)), int(match.group(2))
     if not (major == 5 or (major, minor) == (4, 9)):
         raise ConfigError("version", f"must be a 5.x or 4.9.x release; got {version!r}")

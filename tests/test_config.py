@@ -35,8 +35,8 @@ def test_documented_defaults() -> None:
     assert cfg.flush_disk_type == "ASYNC_FLUSH"
     assert cfg.delete_when == "04"
     assert cfg.file_reserved_time == 48
-    assert cfg.release.version == "5.5.0"
-    assert cfg.release.zip_url == "https://archive.apache.org/dist/rocketmq/5.5.0/rocketmq-all-5.5.0-bin-release.zip"
+    assert cfg.release.version == "5.4.0"
+    assert cfg.release.zip_url == "https://archive.apache.org/dist/rocketmq/5.4.0/rocketmq-all-5.4.0-bin-release.zip"
     assert cfg.heap.broker is None and cfg.heap.name_server is None  # auto
     assert cfg.aws is not None and cfg.aws.os == "centos-stream-9" and cfg.aws.ssh_user == "ec2-user"
     assert cfg.aws.public_ip is True
@@ -68,6 +68,16 @@ def test_old_releases_need_jdk8() -> None:
     assert parse_config(aws_stack("single-master", version="4.9.2")).release.java_major == 8
     assert parse_config(aws_stack("single-master", version="4.9.8")).release.java_major == 17
     assert parse_config(aws_stack("single-master", version="5.3.3")).release.java_major == 17
+
+
+@pytest.mark.parametrize("mode", ["single-master", "multi-master"])
+def test_release_with_broken_slave_sync_is_fine_without_slaves(mode: str) -> None:
+    assert parse_config(aws_stack(mode, version="5.5.0")).release.version == "5.5.0"
+
+
+@pytest.mark.parametrize("version", ["5.4.0", "5.5.1", "4.9.7"])
+def test_master_slave_modes_take_releases_that_sync_offsets(version: str) -> None:
+    assert parse_config(aws_stack("master-slave-async", version=version)).release.version == version
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -112,6 +122,18 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("malformed version", aws_stack("single-master", version="5.3"), "rocketmq:version", "release number"),
     ("unsupported version", aws_stack("single-master", version="4.8.0"), "rocketmq:version", "5.x or 4.9.x"),
+    (
+        "release whose slaves lose consumer offsets, async",
+        aws_stack("master-slave-async", version="5.5.0"),
+        "rocketmq:version",
+        "5.5.0 cannot be used in master-slave-async mode",
+    ),
+    (
+        "release whose slaves lose consumer offsets, sync",
+        aws_stack("master-slave-sync", version="5.5.0"),
+        "rocketmq:version",
+        "apache/rocketmq#10284",
+    ),
     (
         "non-http mirror",
         aws_stack("single-master", mirror="ftp://mirror.example/apache"),

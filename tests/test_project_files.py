@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from components.config import CONFIG_KEYS, parse_config
+from components.config import CONFIG_KEYS, DEFAULT_VERSION, parse_config
+from tests.e2e import rocketmq_dist
 from tests.pulumi_harness import PRIVATE_KEY, PROJECT_ROOT, PUBLIC_KEY
 
 
@@ -37,6 +38,13 @@ def test_pulumi_yaml_defaults_are_accepted_by_the_program() -> None:
         {**defaults, "sshPrivateKey": PRIVATE_KEY, "sshPublicKey": PUBLIC_KEY, "sshCidrs": '["203.0.113.0/24"]'}
     )
     assert cfg.mode.value == "single-master" and cfg.target == "aws"
+
+
+def test_one_default_release_everywhere() -> None:
+    # Pulumi.yaml, the program and the e2e builds must agree, or the e2e suite verifies another release.
+    assert _load("Pulumi.yaml")["config"]["version"]["default"] == DEFAULT_VERSION
+    assert rocketmq_dist.DEFAULT_VERSION == DEFAULT_VERSION
+    assert f"| `version` | `{DEFAULT_VERSION}` |" in (PROJECT_ROOT / "README.md").read_text()
 
 
 def test_dev_stack_is_valid() -> None:

@@ -129,7 +129,7 @@ def test_config_values_reach_the_shell_quoted() -> None:
     # The ';' list is one quoted word, never a command separator.
     assert f"NAMESRV_ADDR='{NAMESRV}'" in script
     install = rendering.render_install_script("peer1", cfg.release)
-    assert "ZIP_URL=https://archive.apache.org/dist/rocketmq/5.5.0/rocketmq-all-5.5.0-bin-release.zip" in install
+    assert "ZIP_URL=https://archive.apache.org/dist/rocketmq/5.4.0/rocketmq-all-5.4.0-bin-release.zip" in install
     assert "PINNED_SHA512=''" in install
 
 

@@ -221,18 +221,31 @@ def client(net: TestNetwork, classpath: str, *args: str, timeout: float = 300) -
     )
 
 
-def produce(net: TestNetwork, classpath: str, namesrv_addr: str, topic: str, count: int) -> None:
-    result = client(net, classpath, "produce", namesrv_addr, topic, str(count))
-    assert f"SENT {count} 0" in result.stdout, result.stdout + result.stderr
+def produce(
+    net: TestNetwork, classpath: str, namesrv_addr: str, topic: str, count: int, *, verbose: bool = False
+) -> list[str]:
+    """Sends ``count`` messages; with ``verbose``, returns their keys."""
+    result = client(net, classpath, "produce", namesrv_addr, topic, str(count), *(["--verbose"] if verbose else []))
+    assert f"SENT {count} 0" in result.stdout, result.stdout[-3000:] + result.stderr
+    return rocketmq_dist.keys_in(result.stdout, "KEY")
 
 
 def consume(
-    net: TestNetwork, classpath: str, namesrv_addr: str, topic: str, *, group: str, count: int, timeout_s: int = 120
-) -> None:
-    result = client(
-        net, classpath, "consume", namesrv_addr, topic, group, str(count), str(timeout_s), timeout=timeout_s + 120
-    )
-    assert result.returncode == 0 and f"RECEIVED {count}" in result.stdout, result.stdout + result.stderr
+    net: TestNetwork,
+    classpath: str,
+    namesrv_addr: str,
+    topic: str,
+    *,
+    group: str,
+    count: int,
+    timeout_s: int = 120,
+    verbose: bool = False,
+) -> list[str]:
+    """Consumes until ``count`` distinct messages arrived; with ``verbose``, returns their keys."""
+    args = ["consume", namesrv_addr, topic, group, str(count), str(timeout_s), *(["--verbose"] if verbose else [])]
+    result = client(net, classpath, *args, timeout=timeout_s + 120)
+    assert result.returncode == 0 and f"RECEIVED {count}" in result.stdout, result.stdout[-3000:] + result.stderr
+    return rocketmq_dist.keys_in(result.stdout, "GOT")
 
 
 def service_pid(net: TestNetwork, host: Host, unit: str) -> int:

@@ -64,18 +64,20 @@ __all__ = [
     "build_dist",
     "cache_root",
     "client_command",
+    "consumer_offsets",
     "is_5x",
     "java_release_flags",
+    "keys_in",
     "main",
     "release_folder_name",
     "sha512_line",
     "zip_name",
 ]
 
-#: Newest RocketMQ 5.x whose namesrv, broker, tools and client are all on
-#: Maven Central (5.5.1 has only some modules published: broker/common/store
-#: but no namesrv/tools/client, so it cannot be resolved).
-DEFAULT_VERSION = "5.5.0"
+#: The program's default release (components.config.DEFAULT_VERSION; a test
+#: keeps the two equal). 5.5.0 is also buildable; 5.5.1 is not: Maven Central
+#: has its broker/common/store but no namesrv/tools/client.
+DEFAULT_VERSION = "5.4.0"
 
 GROUP_ID = "org.apache.rocketmq"
 SERVER_ARTIFACTS = ("rocketmq-namesrv", "rocketmq-broker", "rocketmq-tools")
@@ -775,6 +777,24 @@ def build_client(version: str = DEFAULT_VERSION) -> str:
 def client_command(classpath: str, *args: str, java: str = "java", heap: str = "128m") -> list[str]:
     """``java`` command line running ``RmqCheck`` with ``args``."""
     return [java, f"-Xms{heap}", f"-Xmx{heap}", "-cp", classpath, _CLIENT_MAIN, *args]
+
+
+def keys_in(output: str, marker: str) -> list[str]:
+    """Message keys from ``RmqCheck --verbose``: ``marker`` is KEY (produce) or GOT (consume)."""
+    return [line.split()[1] for line in output.splitlines() if line.startswith(marker + " ")]
+
+
+def consumer_offsets(consume_stats: str, topic: str, group: str) -> dict[int, tuple[int, int]]:
+    """queue id -> (broker offset, consumer offset) from ``mqadmin brokerConsumeStats``.
+
+    A broker that knows nothing of the group (e.g. a slave that has not synced
+    yet) gives an empty map."""
+    offsets = {}
+    for line in consume_stats.splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[0] == topic and fields[1] == group and fields[3].isdigit():
+            offsets[int(fields[3])] = (int(fields[4]), int(fields[5]))
+    return offsets
 
 
 # --------------------------------------------------------------------------

@@ -35,10 +35,10 @@ from tests.e2e.testhosts import TestNetwork
 
 pytestmark = pytest.mark.e2e
 
-PREVIOUS_VERSION = "5.4.0"  # upgraded from in single-master, through a corrupted download
+UPGRADE_VERSION = "5.5.0"  # single-master upgrades to it from the default, through a corrupted download
 # 4.9.x must work too: multi-master runs it (4.9.8's server jars are not on Maven Central).
 VERSIONS_BY_MODE = {
-    "single-master": [PREVIOUS_VERSION, DEFAULT_VERSION],
+    "single-master": [DEFAULT_VERSION, UPGRADE_VERSION],
     "multi-master": ["4.9.7"],
     "master-slave-async": [DEFAULT_VERSION],
     "master-slave-sync": [DEFAULT_VERSION],
@@ -177,19 +177,20 @@ def test_cluster_lifecycle(
 
     if upgrade:
         # -- a corrupted zip: up fails clearly, the host keeps its working install, a fixed mirror succeeds
-        mirror.corrupt(DEFAULT_VERSION)
-        stack.set_config({"version": DEFAULT_VERSION})
+        next_version = versions[-1]
+        mirror.corrupt(next_version)
+        stack.set_config({"version": next_version})
         failed = stack.up(check=False)
         assert failed.returncode != 0
         assert "SHA-512 mismatch" in failed.stdout + failed.stderr, failed.stdout + failed.stderr
         current = net.ssh(probe, "readlink /opt/rocketmq/current", check=True).stdout.strip()
-        assert current == f"versions/{PREVIOUS_VERSION}"
+        assert current == f"versions/{first_version}"
         rows = wait_for_cluster(net, probe, namesrv, expected, timeout=30)
-        assert {r.version for r in rows} == {"V" + PREVIOUS_VERSION.replace(".", "_")}
-        mirror.repair(DEFAULT_VERSION)
+        assert {r.version for r in rows} == {"V" + first_version.replace(".", "_")}
+        mirror.repair(next_version)
         stack.up()
         rows = wait_for_cluster(net, probe, namesrv, expected, timeout=60)
-        assert {r.version for r in rows} == {"V" + DEFAULT_VERSION.replace(".", "_")}, rows
+        assert {r.version for r in rows} == {"V" + next_version.replace(".", "_")}, rows
         consume(net, client_classpath, namesrv, topic, group="e2e-after-upgrade", count=MESSAGES)
 
     # -- up again: nothing changes, nothing runs
@@ -237,16 +238,35 @@ def test_cluster_lifecycle(
     consume(net, client_classpath, namesrv, topic, group="e2e-after-reboot", count=2 * MESSAGES)
 
     if mode == "master-slave-async":
-        # -- stop a master: what it replicated is consumable from its slave
-        ha_topic = "E2E_HA"
-        create_topic(net, probe, namesrv, "DefaultCluster", ha_topic)
-        produce(net, client_classpath, namesrv, ha_topic, MESSAGES)
+        # -- stop a master: a group that read from it resumes on its slave, nothing re-read or skipped
+        ha_topic, ha_group = "E2E_HA", "e2e-ha"
         master = broker_host(net, mode, "broker-a/0")
         slave = broker_host(net, mode, "broker-a/1")
+        create_topic(net, probe, namesrv, "DefaultCluster", ha_topic)
+        produce(net, client_classpath, namesrv, ha_topic, MESSAGES)
+        consume(net, client_classpath, namesrv, ha_topic, group=ha_group, count=MESSAGES)
+        on_master: dict[int, tuple[int, int]] = {}
+
+        def master_has_all_offsets() -> bool:
+            on_master.update(_consumer_offsets(net, probe, namesrv, master, topic=ha_topic, group=ha_group))
+            return bool(on_master) and all(b == c for b, c in on_master.values())
+
+        wait_until(master_has_all_offsets, 60, f"{ha_group}'s offsets on broker-a's master")
+        new_keys = set(produce(net, client_classpath, namesrv, ha_topic, MESSAGES, verbose=True))
+        # The slave copies topic configs and consumer offsets from its master once a minute.
         wait_until(
-            lambda: _commitlog_offset(net, probe, namesrv, master) == _commitlog_offset(net, probe, namesrv, slave),
-            60,
-            "broker-a's slave to replicate everything",
+            lambda: (
+                {
+                    q: c
+                    for q, (_, c) in _consumer_offsets(
+                        net, probe, namesrv, slave, topic=ha_topic, group=ha_group
+                    ).items()
+                }
+                == {q: c for q, (_, c) in on_master.items()}
+                and _commitlog_offset(net, probe, namesrv, master) == _commitlog_offset(net, probe, namesrv, slave)
+            ),
+            180,
+            f"broker-a's slave to hold {ha_topic}, {ha_group}'s offsets and the whole commit log",
         )
         net.ssh(master, "sudo -n systemctl stop rocketmq-broker.service", check=True)
         # A consumer that starts while the name servers still list the master never reads its queues.
@@ -255,7 +275,8 @@ def test_cluster_lifecycle(
             60,
             "the name servers to drop the stopped master",
         )
-        consume(net, client_classpath, namesrv, ha_topic, group="e2e-from-slave", count=MESSAGES)
+        got = consume(net, client_classpath, namesrv, ha_topic, group=ha_group, count=MESSAGES, verbose=True)
+        assert set(got) == new_keys, f"{len(set(got) - new_keys)} re-read, {len(new_keys - set(got))} missing"
         net.ssh(master, "sudo -n systemctl start rocketmq-broker.service", check=True)
 
     # -- destroy: services stopped and disabled on every host
@@ -271,6 +292,13 @@ def test_cluster_lifecycle(
 def _new_jvm(net: TestNetwork, host: Any, old_pid: int) -> bool:
     pids = broker_jvm_pids(net, host)
     return len(pids) == 1 and pids[0] != old_pid
+
+
+def _consumer_offsets(
+    net: TestNetwork, probe: Any, namesrv: str, broker: Any, *, topic: str, group: str
+) -> dict[int, tuple[int, int]]:
+    stats = mqadmin(net, probe, namesrv, "brokerConsumeStats", "-b", f"{broker.address}:10911")
+    return rocketmq_dist.consumer_offsets(stats, topic, group)
 
 
 def _commitlog_offset(net: TestNetwork, probe: Any, namesrv: str, broker: Any) -> int:
