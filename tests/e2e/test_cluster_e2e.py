@@ -253,7 +253,7 @@ def test_cluster_lifecycle(
 
         wait_until(master_has_all_offsets, 60, f"{ha_group}'s offsets on broker-a's master")
         new_keys = set(produce(net, client_classpath, namesrv, ha_topic, MESSAGES, verbose=True))
-        # The slave copies topic configs and consumer offsets from its master once a minute.
+        # The slave copies topic configs and consumer offsets from its master about once a minute.
         wait_until(
             lambda: (
                 {

@@ -522,7 +522,7 @@ def test_existing_group_resumes_on_the_slave_after_the_master_stops(tmp_path: Pa
         assert len(new_keys) == 100
 
         # The commit log streams to the slave; topic configs and consumer offsets
-        # are copied from the master only once a minute.
+        # are copied from the master only about once a minute.
         waited = _wait_for(
             lambda: (
                 {q: c for q, (_, c) in _offsets(cluster, namesrv, slave, topic, group).items()}
