@@ -253,21 +253,16 @@ def test_cluster_lifecycle(
 
         wait_until(master_has_all_offsets, 60, f"{ha_group}'s offsets on broker-a's master")
         new_keys = set(produce(net, client_classpath, namesrv, ha_topic, MESSAGES, verbose=True))
-        # The slave copies topic configs and consumer offsets from its master about once a minute.
-        wait_until(
-            lambda: (
-                {
-                    q: c
-                    for q, (_, c) in _consumer_offsets(
-                        net, probe, namesrv, slave, topic=ha_topic, group=ha_group
-                    ).items()
-                }
-                == {q: c for q, (_, c) in on_master.items()}
-                and _commitlog_offset(net, probe, namesrv, master) == _commitlog_offset(net, probe, namesrv, slave)
-            ),
-            180,
-            f"broker-a's slave to hold {ha_topic}, {ha_group}'s offsets and the whole commit log",
-        )
+        committed = {q: c for q, (_, c) in on_master.items()}
+
+        def slave_caught_up() -> bool:
+            # The slave copies topic configs and consumer offsets from its master about once a minute.
+            on_slave = _consumer_offsets(net, probe, namesrv, slave, topic=ha_topic, group=ha_group)
+            if {q: c for q, (_, c) in on_slave.items()} != committed:
+                return False
+            return _commitlog_offset(net, probe, namesrv, master) == _commitlog_offset(net, probe, namesrv, slave)
+
+        wait_until(slave_caught_up, 180, f"broker-a's slave to hold {ha_topic}, {ha_group}'s offsets and all messages")
         net.ssh(master, "sudo -n systemctl stop rocketmq-broker.service", check=True)
         # A consumer that starts while the name servers still list the master never reads its queues.
         wait_until(
