@@ -46,6 +46,7 @@ import argparse
 import hashlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,7 @@ __all__ = [
     "build_dist",
     "cache_root",
     "client_command",
+    "commitlog_max_offset",
     "consumer_offsets",
     "is_5x",
     "java_release_flags",
@@ -782,6 +784,14 @@ def client_command(classpath: str, *args: str, java: str = "java", heap: str = "
 def keys_in(output: str, marker: str) -> list[str]:
     """Message keys from ``RmqCheck --verbose``: ``marker`` is KEY (produce) or GOT (consume)."""
     return [line.split()[1] for line in output.splitlines() if line.startswith(marker + " ")]
+
+
+def commitlog_max_offset(broker_status: str) -> int:
+    """``commitLogMaxOffset`` from ``mqadmin brokerStatus``: how far a broker's commit log reaches."""
+    found = re.search(r"^\s*commitLogMaxOffset\s*:\s*(\d+)", broker_status, re.MULTILINE)
+    if not found:
+        raise DistError(f"brokerStatus shows no commitLogMaxOffset:\n{broker_status}")
+    return int(found.group(1))
 
 
 def consumer_offsets(consume_stats: str, topic: str, group: str) -> dict[int, tuple[int, int]]:

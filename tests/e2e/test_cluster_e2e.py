@@ -297,8 +297,6 @@ def _consumer_offsets(
 
 
 def _commitlog_offset(net: TestNetwork, probe: Any, namesrv: str, broker: Any) -> int:
-    out = mqadmin(net, probe, namesrv, "brokerStatus", "-b", f"{broker.address}:10911")
-    for line in out.splitlines():
-        if line.strip().startswith("commitLogMaxOffset"):
-            return int(line.split(":")[-1].strip())
-    raise AssertionError(f"brokerStatus of {broker} shows no commitLogMaxOffset:\n{out}")
+    return rocketmq_dist.commitlog_max_offset(
+        mqadmin(net, probe, namesrv, "brokerStatus", "-b", f"{broker.address}:10911")
+    )

@@ -26,12 +26,13 @@ import socket
 import subprocess
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from tests.e2e import rocketmq_dist as rd
+from tests.e2e.cluster_harness import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -482,19 +483,7 @@ def _offsets(cluster: Cluster, namesrv: str, broker: str, topic: str, group: str
 
 
 def _commitlog_offset(cluster: Cluster, namesrv: str, broker: str) -> int:
-    status = cluster.mqadmin("brokerStatus", "-n", namesrv, "-b", broker).stdout
-    found = re.search(r"^commitLogMaxOffset\s*:\s*(\d+)", status, re.MULTILINE)
-    assert found, status
-    return int(found.group(1))
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(2)
-    return time.monotonic() - started
+    return rd.commitlog_max_offset(cluster.mqadmin("brokerStatus", "-n", namesrv, "-b", broker).stdout)
 
 
 def test_existing_group_resumes_on_the_slave_after_the_master_stops(tmp_path: Path, netns: NetNs) -> None:
@@ -515,23 +504,25 @@ def test_existing_group_resumes_on_the_slave_after_the_master_stops(tmp_path: Pa
             committed.update(_offsets(cluster, namesrv, master, topic, group))
             return bool(committed) and all(b == c for b, c in committed.values())
 
-        _wait_for(master_has_all_offsets, 60, f"{group}'s offsets on the master")
+        wait_until(master_has_all_offsets, 60, f"{group}'s offsets on the master")
         second = cluster.client("produce", namesrv, topic, "100", "--verbose")
         assert "SENT 100 0" in second.stdout, second.stdout + second.stderr
         new_keys = set(rd.keys_in(second.stdout, "KEY"))
         assert len(new_keys) == 100
 
-        # The commit log streams to the slave; topic configs and consumer offsets
-        # are copied from the master only about once a minute.
-        waited = _wait_for(
-            lambda: (
-                {q: c for q, (_, c) in _offsets(cluster, namesrv, slave, topic, group).items()}
-                == {q: c for q, (_, c) in committed.items()}
-                and _commitlog_offset(cluster, namesrv, master) == _commitlog_offset(cluster, namesrv, slave)
-            ),
-            180,
-            f"the slave to hold {topic}, {group}'s offsets and the whole commit log",
-        )
+        committed_offsets = {q: c for q, (_, c) in committed.items()}
+
+        def slave_caught_up() -> bool:
+            # The commit log streams to the slave; topic configs and consumer offsets
+            # are copied from the master only about once a minute.
+            on_slave = _offsets(cluster, namesrv, slave, topic, group)
+            if {q: c for q, (_, c) in on_slave.items()} != committed_offsets:
+                return False
+            return _commitlog_offset(cluster, namesrv, master) == _commitlog_offset(cluster, namesrv, slave)
+
+        started = time.monotonic()
+        wait_until(slave_caught_up, 180, f"the slave to hold {topic}, {group}'s offsets and the whole commit log")
+        waited = time.monotonic() - started
         print(f"[timing] slave caught up with topic, offsets and commit log: {waited:.1f}s")
 
         master_jvm = cluster.jvm_pid("master")
@@ -562,9 +553,9 @@ def test_5_5_0_slaves_never_copy_consumer_offsets(tmp_path: Path, netns: NetNs) 
         cluster.mqadmin("updateTopic", "-n", namesrv, "-c", "DefaultCluster", "-t", topic)
         assert "SENT 20 0" in cluster.client("produce", namesrv, topic, "20").stdout
         assert "RECEIVED 20" in cluster.client("consume", namesrv, topic, group, "20", "60").stdout
-        _wait_for(lambda: bool(_offsets(cluster, namesrv, master, topic, group)), 60, "offsets on the master")
+        wait_until(lambda: bool(_offsets(cluster, namesrv, master, topic, group)), 60, "offsets on the master")
         slave_log = tmp_path / "home-slave" / "logs" / "rocketmqlogs" / "broker.log"
-        _wait_for(
+        wait_until(
             lambda: slave_log.is_file() and "SyncConsumerOffset Exception" in slave_log.read_text(errors="replace"),
             150,
             "the slave's offset sync to fail",
