@@ -1,55 +1,40 @@
 #!/usr/bin/env python3
-"""Build Apache-RocketMQ-shaped binary release zips from Maven Central.
+"""Apache RocketMQ binary release zips, as Apache publishes them, from Apache's own tree plus
+Maven Central's jars.
 
-The machines this project runs on reach Maven Central but not the Apache
-download mirrors, and Maven Central does not carry the official
-``rocketmq-all-<v>-bin-release.zip``.  This module assembles an equivalent
-artifact, cached per version, so the end-to-end tests can deploy "a RocketMQ
-release" exactly the way the Pulumi program deploys one from a mirror:
+The machines this project runs on reach Maven Central but not the Apache mirrors, and Maven
+Central does not carry ``rocketmq-all-<v>-bin-release.zip``. ``../shared/vendor/`` holds each
+release's tree without ``lib/`` (Apache's own ``bin/`` launchers, ``conf/``, ``LICENSE``, ...)
+and the list of file names in its ``lib/``. This module fills ``lib/`` with exactly those jars
+from Maven Central and zips the result under Apache's folder and file names, so the tests deploy
+what users download:
 
     <out>/rocketmq/<v>/rocketmq-all-<v>-bin-release.zip
-    <out>/rocketmq/<v>/rocketmq-all-<v>-bin-release.zip.sha512
+    <out>/rocketmq/<v>/rocketmq-all-<v>-bin-release.zip.sha512   (``gpg --print-md SHA512`` format)
 
-The zip unpacks to ``rocketmq-all-<v>-bin-release/`` (5.x) or
-``rocketmq-<v>/`` (4.x) holding:
+Jars that are not on Maven Central (4.9.7's example and openmessaging modules) are left out
+and reported; a missing jar that the launchers need fails the build. The zip is deterministic
+(sorted entries, fixed timestamps), so the same release always gives the same SHA-512.
 
-* ``lib/``  the namesrv, broker and tools jars plus their runtime
-  dependencies, resolved by ``mvn dependency:copy-dependencies``;
-* ``conf/`` a sample ``broker.conf`` and the logging configuration the
-  servers load: for 5.x the ``rmq.*.logback.xml`` files the RocketMQ jars
-  themselves ship (extracted from those jars), for 4.x ``logback_*.xml``
-  files written here (4.x jars ship none, and 4.x servers refuse to start
-  without ``$ROCKETMQ_HOME/conf/logback_<role>.xml``);
-* ``bin/``  bash launchers written for this project that behave like the
-  release's: ``mqnamesrv``, ``mqbroker``, ``mqshutdown``, ``mqadmin`` on top
-  of the shared JVM launchers ``runserver.sh``, ``runbroker.sh``,
-  ``tools.sh``.
-
-The zip is deterministic (sorted entries, fixed timestamps), so the same
-version and recipe always give the same SHA-512.
-
-It also compiles ``tests/e2e/java/RmqCheck.java``, a tiny produce/consume
-client, against ``rocketmq-client`` (see :func:`build_client`).
-
-Everything downloaded or built lives under
-``${RMQ_CACHE:-${XDG_CACHE_HOME:-~/.cache}/rocketmq-pulumi}``; nothing is
-written into the repository.
+It also compiles ``tests/e2e/java/RmqCheck.java``, a tiny produce/consume client, against
+``rocketmq-client`` (see :func:`build_client`). Everything downloaded or built lives under
+``${RMQ_CACHE:-${XDG_CACHE_HOME:-~/.cache}/rocketmq-pulumi}``; nothing goes into the repository.
 
 CLI::
 
-    python3 tests/e2e/rocketmq_dist.py --version 5.5.0 --out DIR [--client]
+    python3 tests/e2e/rocketmq_dist.py --version 5.4.0 --out DIR [--client]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -67,31 +52,73 @@ __all__ = [
     "client_command",
     "commitlog_max_offset",
     "consumer_offsets",
+    "gpg_sha512_text",
     "is_5x",
-    "java_release_flags",
     "keys_in",
     "main",
     "release_folder_name",
-    "sha512_line",
+    "sha512_of",
+    "vendor_dir",
     "zip_name",
 ]
 
-#: The program's default release (components.config.DEFAULT_VERSION; a test
-#: keeps the two equal). 5.5.0 is also buildable; 5.5.1 is not: Maven Central
-#: has its broker/common/store but no namesrv/tools/client.
+#: The program's default release (components.config.DEFAULT_VERSION; a test keeps the two equal).
 DEFAULT_VERSION = "5.4.0"
 
 GROUP_ID = "org.apache.rocketmq"
-SERVER_ARTIFACTS = ("rocketmq-namesrv", "rocketmq-broker", "rocketmq-tools")
 CLIENT_ARTIFACTS = ("rocketmq-client",)
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-#: Bump whenever the launcher/conf recipe changes: cached zips built with an
-#: older recipe are rebuilt.
-RECIPE_REVISION = "2"
+#: sha256 of each vendored tree (../shared/vendor/README.md): a changed archive is refused.
+RELEASE_TREES = {
+    "4.9.7": "6d4d3db63fd4232a833e1054e7b7b3c6a909a4724983623dfa89b73d2853f11a",
+    "5.4.0": "d7f55da2a912d997dcf4416e58cded000371a0d5da8f7a6ab47d4672a20f46fb",
+    "5.5.0": "50feac32fe5e5c97fb37b6bc90817d6479e59805311393cfded039045a71eb4c",
+}
+
+# The modules Apache's distribution module bundles; their runtime closure is its lib/.
+_MODULES_4X = ("rocketmq-broker", "rocketmq-namesrv", "rocketmq-tools", "rocketmq-client", "rocketmq-acl")
+_MODULES_5X = (
+    "rocketmq-broker",
+    "rocketmq-namesrv",
+    "rocketmq-tools",
+    "rocketmq-client",
+    "rocketmq-proxy",
+    "rocketmq-controller",
+    "rocketmq-container",
+    "rocketmq-tiered-store",
+    "rocketmq-auth",
+)
+# lib/ jars that only the example and openmessaging modules (not on Maven Central) pull in:
+# fetched by their own coordinates, without their dependencies.
+_EXTRA_COORDINATES = {
+    "4.9.7": (
+        "org.jetbrains:annotations:13.0",
+        "com.google.code.gson:gson:2.8.6",
+        "io.jaegertracing:jaeger-thrift:1.6.0",
+        "io.jaegertracing:jaeger-tracerresolver:1.6.0",
+        "javax.annotation:javax.annotation-api:1.3.2",
+        "org.jetbrains.kotlin:kotlin-stdlib:1.4.10",
+        "org.jetbrains.kotlin:kotlin-stdlib-common:1.4.0",
+        "org.apache.thrift:libthrift:0.14.1",
+        "com.squareup.okhttp3:okhttp:4.9.0",
+        "com.squareup.okio:okio:2.8.0",
+        "io.openmessaging:openmessaging-api:0.3.1-alpha",
+        "io.opentracing:opentracing-noop:0.33.0",
+        "io.opentracing.contrib:opentracing-tracerresolver:0.1.8",
+        "io.opentracing:opentracing-util:0.33.0",
+        "org.apache.tomcat:tomcat-annotations-api:8.5.46",
+        "org.apache.tomcat.embed:tomcat-embed-core:8.5.46",
+    ),
+}
+# What the launchers the program uses (mqnamesrv, mqbroker, mqadmin) cannot run without.
+_LAUNCHER_MODULES = ("rocketmq-namesrv", "rocketmq-broker", "rocketmq-tools", "rocketmq-client", "rocketmq-store")
 
 #: Timestamp stamped on every zip entry (zip has no time zone; 2000-01-01).
 _ZIP_EPOCH = (2000, 1, 1, 0, 0, 0)
+#: Bump when the zip recipe changes: cached zips of an older recipe are rebuilt.
+RECIPE_REVISION = "apache-tree-1"
 
 _JAVA_SRC_DIR = Path(__file__).resolve().parent / "java"
 _CLIENT_MAIN = "RmqCheck"
@@ -110,6 +137,7 @@ class Dist:
     sha512_path: Path
     sha512: str
     folder: str  #: top-level folder inside the zip
+    missing_jars: tuple[str, ...] = ()  #: jars of Apache's lib/ that Maven Central does not have
 
     @property
     def zip_name(self) -> str:
@@ -122,15 +150,11 @@ class Dist:
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+    return tuple(int("".join(ch for ch in piece if ch.isdigit()) or 0) for piece in version.split("."))
 
 
 def is_5x(version: str) -> bool:
-    """True for RocketMQ 5.0 and later (logback-in-jar, new folder name)."""
+    """True for RocketMQ 5.0 and later."""
     return _version_tuple(version) >= (5,)
 
 
@@ -140,18 +164,41 @@ def zip_name(version: str) -> str:
 
 
 def release_folder_name(version: str) -> str:
-    """Top-level folder inside the Apache binary release zip."""
+    """Top-level folder inside Apache's binary release zip."""
     return f"rocketmq-all-{version}-bin-release" if is_5x(version) else f"rocketmq-{version}"
 
 
-def sha512_line(digest: str, filename: str) -> str:
-    """The ``.sha512`` content: ``sha512sum`` text format, one line.
+def gpg_sha512_text(digest_hex: str, filename: str) -> str:
+    """What ``gpg --print-md SHA512 FILE`` prints, the format of Apache's ``.sha512`` files:
+    ``FILE:`` then the digest upper-case in groups of 8 hex digits, wrapped below column 80."""
+    head = f"{filename}: "
+    indent = len(head)
+    out = [head]
+    if indent > 40:  # gpg starts a long name's digest on the next line
+        out.append("\n")
+        indent = 0
+    count = indent
+    digest = bytes.fromhex(digest_hex)
+    for i, byte in enumerate(digest):
+        if i and i % 4 == 0:
+            if count + 9 > 80:
+                out.append("\n" + " " * max(indent, 1))
+                count = indent
+            else:
+                out.append(" ")
+                count += 1
+        out.append(f"{byte:02X}")
+        count += 2
+    out.append("\n")
+    return "".join(out)
 
-    ``<128 lowercase hex digits><two spaces><file name>\\n`` so that
-    ``sha512sum -c rocketmq-all-<v>-bin-release.zip.sha512`` works in the
-    directory holding both files.
-    """
-    return f"{digest}  {filename}\n"
+
+def sha512_of(path: Path) -> str:
+    h = hashlib.sha512()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def cache_root() -> Path:
@@ -163,9 +210,9 @@ def cache_root() -> Path:
     return Path(xdg).expanduser() / "rocketmq-pulumi"
 
 
-def java_release_flags() -> list[str]:
-    """JDK 9+ module flags the launchers pass to every RocketMQ JVM."""
-    return list(_JDK9_MODULE_FLAGS)
+def vendor_dir() -> Path:
+    """``$RMQ_VENDOR_DIR``, else ``../shared/vendor`` beside the repository."""
+    return Path(os.environ.get("RMQ_VENDOR_DIR") or PROJECT_ROOT.parent / "shared" / "vendor")
 
 
 # --------------------------------------------------------------------------
@@ -173,35 +220,42 @@ def java_release_flags() -> list[str]:
 # --------------------------------------------------------------------------
 
 
-def _pom(artifacts: Iterable[str], version: str) -> str:
-    deps = "\n".join(
+def _dependency_xml(coordinate: str, *, transitive: bool) -> str:
+    group, artifact, version = coordinate.split(":")
+    exclusions = (
+        ""
+        if transitive
+        else "      <exclusions><exclusion><groupId>*</groupId><artifactId>*</artifactId></exclusion></exclusions>\n"
+    )
+    return (
         "    <dependency>\n"
-        f"      <groupId>{GROUP_ID}</groupId>\n"
+        f"      <groupId>{group}</groupId>\n"
         f"      <artifactId>{artifact}</artifactId>\n"
         f"      <version>{version}</version>\n"
+        f"{exclusions}"
         "    </dependency>"
-        for artifact in artifacts
     )
+
+
+def _pom(name: str, modules: Iterable[str], extras: Iterable[str] = ()) -> str:
+    deps = [_dependency_xml(m, transitive=True) for m in modules]
+    deps += [_dependency_xml(e, transitive=False) for e in extras]
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
         "  <modelVersion>4.0.0</modelVersion>\n"
         "  <groupId>local.rocketmq-pulumi</groupId>\n"
-        f"  <artifactId>rocketmq-fetch-{version}</artifactId>\n"
+        f"  <artifactId>{name}</artifactId>\n"
         "  <version>0</version>\n"
         "  <packaging>pom</packaging>\n"
-        "  <dependencies>\n"
-        f"{deps}\n"
-        "  </dependencies>\n"
-        "</project>\n"
+        "  <dependencies>\n" + "\n".join(deps) + "\n  </dependencies>\n</project>\n"
     )
 
 
-def _mvn_copy_dependencies(artifacts: Sequence[str], version: str, workdir: Path) -> Path:
-    """Resolve ``artifacts`` (+ runtime deps) into ``workdir/lib``; cached."""
+def _mvn_copy_dependencies(pom_text: str, workdir: Path) -> Path:
+    """Resolves the pom's dependencies (runtime scope) into ``workdir/lib``; cached by pom text."""
     lib = workdir / "lib"
     stamp = workdir / ".complete"
-    pom_text = _pom(artifacts, version)
     if stamp.is_file() and stamp.read_text() == pom_text and lib.is_dir():
         return lib
     mvn = shutil.which("mvn")
@@ -226,13 +280,7 @@ def _mvn_copy_dependencies(artifacts: Sequence[str], version: str, workdir: Path
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise DistError(
-            f"mvn could not resolve {', '.join(artifacts)} {version} from Maven Central "
-            f"(is every module of that version published?):\n{tail}"
-        )
-    missing = [a for a in artifacts if not (staging / f"{a}-{version}.jar").is_file()]
-    if missing:
-        raise DistError(f"mvn ran but these jars are missing: {missing}")
+        raise DistError(f"mvn could not resolve the jars from Maven Central:\n{tail}")
     shutil.rmtree(lib, ignore_errors=True)
     staging.rename(lib)
     stamp.write_text(pom_text)
@@ -240,398 +288,59 @@ def _mvn_copy_dependencies(artifacts: Sequence[str], version: str, workdir: Path
 
 
 # --------------------------------------------------------------------------
-# launchers (bin/)
+# Apache's tree and jar list
 # --------------------------------------------------------------------------
 
-# Flags every RocketMQ JVM needs on JDK 9+ (checked on JDK 17): the store
-# unmaps MappedByteBuffers through the JDK-internal cleaner, Netty and
-# fastjson reflect into java.nio / java.lang.
-_JDK9_MODULE_FLAGS = (
-    "--add-opens=java.base/java.lang=ALL-UNNAMED",
-    "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-    "--add-opens=java.base/java.util=ALL-UNNAMED",
-    "--add-opens=java.base/java.nio=ALL-UNNAMED",
-    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-    "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
-    "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
-)
 
-_LICENSE_HEADER = """\
-# RocketMQ launcher written for the rocketmq-pulumi end-to-end tests.
-# It mimics the behaviour of the script of the same name in the Apache
-# RocketMQ binary release; it is not a copy of it.
-"""
-
-# Shared prelude of the three JVM launchers.  Sets ROCKETMQ_HOME from the
-# script location, finds java, and exposes rmq_run_java.
-_PRELUDE = r"""
-rmq_die() {
-  echo "ERROR: $*" >&2
-  exit 1
-}
-
-# ROCKETMQ_HOME is always the unpacked release this script belongs to.
-ROCKETMQ_HOME=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-export ROCKETMQ_HOME
-
-rmq_find_java() {
-  if [ -n "${JAVA_HOME:-}" ] && [ -x "${JAVA_HOME}/bin/java" ]; then
-    JAVA="${JAVA_HOME}/bin/java"
-    return 0
-  fi
-  local tool found
-  for tool in javac java; do
-    found=$(command -v "${tool}" 2>/dev/null) || continue
-    found=$(readlink -f "${found}")
-    if [ -x "$(dirname "${found}")/java" ]; then
-      JAVA="$(dirname "${found}")/java"
-      JAVA_HOME=$(cd "$(dirname "${found}")/.." && pwd)
-      export JAVA_HOME
-      return 0
-    fi
-  done
-  rmq_die "no Java found: set JAVA_HOME or put java on PATH (JDK 8 or later)"
-}
-
-rmq_java_major() {
-  local raw
-  raw=$("${JAVA}" -version 2>&1 | awk -F'"' '/version/ { print $2; exit }')
-  case "${raw}" in
-    1.*) raw=${raw#1.}; echo "${raw%%.*}" ;;
-    "") echo 8 ;;
-    *) echo "${raw%%[.+-]*}" ;;
-  esac
-}
-
-rmq_find_java
-JAVA_MAJOR=$(rmq_java_major)
-
-# GC logs go next to the RocketMQ logs unless RMQ_GC_LOG_DIR says otherwise.
-GC_LOG_DIR=${RMQ_GC_LOG_DIR:-${HOME:-/tmp}/logs/rocketmqlogs}
-mkdir -p "${GC_LOG_DIR}" 2>/dev/null || GC_LOG_DIR=/tmp
-
-rmq_gc_opts() {  # $1 = log file prefix
-  if [ "${JAVA_MAJOR}" -ge 9 ]; then
-    echo "-XX:+UseG1GC -XX:G1HeapRegionSize=16m -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30 -XX:SoftRefLRUPolicyMSPerMB=0 -Xlog:gc*:file=${GC_LOG_DIR}/$1_gc_%p.log:time,tags:filecount=5,filesize=30M"
-  else
-    echo "-XX:+UseG1GC -XX:G1HeapRegionSize=16m -XX:G1ReservePercent=25 -XX:InitiatingHeapOccupancyPercent=30 -XX:SoftRefLRUPolicyMSPerMB=0 -verbose:gc -Xloggc:${GC_LOG_DIR}/$1_gc_%p.log -XX:+PrintGCDetails -XX:+PrintGCDateStamps -XX:+UseGCLogFileRotation -XX:NumberOfGCLogFiles=5 -XX:GCLogFileSize=30m"
-  fi
-}
-
-rmq_module_opts() {
-  if [ "${JAVA_MAJOR}" -ge 9 ]; then
-    echo "@MODULE_FLAGS@"
-  fi
-}
-
-# Runs java in the foreground (no exec, like the release: this shell stays
-# the JVM's parent and returns its exit status).  JAVA_OPT is word-split on
-# purpose; JAVA_OPT_EXT comes last so it overrides the defaults.
-rmq_run_java() {
-  # shellcheck disable=SC2086
-  "${JAVA}" ${JAVA_OPT} ${JAVA_OPT_EXT:-} -cp "${ROCKETMQ_HOME}/conf:${ROCKETMQ_HOME}/lib/*${CLASSPATH:+:${CLASSPATH}}" "$@"
-}
-"""
-
-
-def _launcher(body: str) -> str:
-    prelude = _PRELUDE.replace("@MODULE_FLAGS@", " ".join(_JDK9_MODULE_FLAGS))
-    return "#!/usr/bin/env bash\n" + _LICENSE_HEADER + prelude + body
-
-
-_RUNSERVER = r"""
-# Usage: runserver.sh [JVM args...] MainClass [args...]
-if [ $# -lt 1 ]; then
-  echo "Usage: $0 [jvm options] class [args...]" >&2
-  exit 1
-fi
-JAVA_OPT="-server -Xms4g -Xmx4g -XX:MetaspaceSize=128m -XX:MaxMetaspaceSize=320m"
-JAVA_OPT="${JAVA_OPT} $(rmq_gc_opts rmq_srv)"
-JAVA_OPT="${JAVA_OPT} -XX:-OmitStackTraceInFastThrow -XX:-UseLargePages"
-JAVA_OPT="${JAVA_OPT} $(rmq_module_opts)"
-rmq_run_java "$@"
-"""
-
-_RUNBROKER = r"""
-# Usage: runbroker.sh [JVM args...] MainClass [args...]
-if [ $# -lt 1 ]; then
-  echo "Usage: $0 [jvm options] class [args...]" >&2
-  exit 1
-fi
-JAVA_OPT="-server -Xms8g -Xmx8g"
-JAVA_OPT="${JAVA_OPT} $(rmq_gc_opts rmq_broker)"
-JAVA_OPT="${JAVA_OPT} -XX:+AlwaysPreTouch -XX:MaxDirectMemorySize=15g"
-JAVA_OPT="${JAVA_OPT} -XX:-OmitStackTraceInFastThrow -XX:+PerfDisableSharedMem -XX:-UseLargePages -XX:-UseBiasedLocking"
-JAVA_OPT="${JAVA_OPT} $(rmq_module_opts)"
-if [ "${JAVA_MAJOR}" -ge 15 ]; then
-  # UseBiasedLocking is deprecated (JDK 15) and gone (JDK 18).
-  JAVA_OPT=${JAVA_OPT/ -XX:-UseBiasedLocking/}
-fi
-rmq_run_java "$@"
-"""
-
-_TOOLS = r"""
-# Usage: tools.sh MainClass [args...]
-if [ $# -lt 1 ]; then
-  echo "Usage: $0 class [args...]" >&2
-  exit 1
-fi
-JAVA_OPT="-server -Xms1g -Xmx1g -XX:MetaspaceSize=128m -XX:MaxMetaspaceSize=128m"
-JAVA_OPT="${JAVA_OPT} $(rmq_module_opts)"
-@TOOLS_LOGBACK@
-rmq_run_java "$@"
-"""
-
-_HOME_ONLY = (
-    r"""#!/usr/bin/env bash
-"""
-    + _LICENSE_HEADER
-    + r"""
-ROCKETMQ_HOME=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
-export ROCKETMQ_HOME
-"""
-)
-
-_MQNAMESRV = (
-    _HOME_ONLY
-    + r"""
-# Foreground name server (the caller backgrounds it: nohup mqnamesrv &).
-bash "${ROCKETMQ_HOME}/bin/runserver.sh" @LOGBACK@ org.apache.rocketmq.namesrv.NamesrvStartup "$@"
-"""
-)
-
-_MQBROKER = (
-    _HOME_ONLY
-    + r"""
-# Foreground broker; arguments go to BrokerStartup, e.g.
-#   mqbroker -c conf/broker.conf -n "host1:9876;host2:9876"
-for arg in "$@"; do
-  if [ "${arg}" = "--enable-proxy" ]; then
-    echo "ERROR: --enable-proxy is not supported: rocketmq-proxy is not bundled in this build" >&2
-    exit 1
-  fi
-done
-bash "${ROCKETMQ_HOME}/bin/runbroker.sh" @LOGBACK@ org.apache.rocketmq.broker.BrokerStartup "$@"
-"""
-)
-
-_MQADMIN = (
-    _HOME_ONLY
-    + r"""
-# Admin CLI.  MQAdminStartup reports errors on stdout and still exits 0,
-# exactly like the release's mqadmin: check its output, not its status.
-bash "${ROCKETMQ_HOME}/bin/tools.sh" org.apache.rocketmq.tools.command.MQAdminStartup "$@"
-"""
-)
-
-_MQSHUTDOWN = (
-    r"""#!/usr/bin/env bash
-"""
-    + _LICENSE_HEADER
-    + r"""
-# Usage: mqshutdown namesrv|broker|controller
-# Sends SIGTERM to every java process on this host running that component's
-# main class and returns at once (it does not wait for the JVMs to exit).
-
-rmq_pids_of() {  # $1 = main class; -ww: full command lines even when COLUMNS is set
-  ps -ww -eo pid=,comm=,args= | awk -v cls="$1" '$2 == "java" && index($0, cls) > 0 { print $1 }'
-}
-
-case "${1:-}" in
-  namesrv) name=mqnamesrv; cls=org.apache.rocketmq.namesrv.NamesrvStartup ;;
-  broker) name=mqbroker; cls=org.apache.rocketmq.broker.BrokerStartup ;;
-  controller) name=mqcontroller; cls=org.apache.rocketmq.controller.ControllerStartup ;;
-  *)
-    echo "Usage: mqshutdown (namesrv|broker|controller)"
-    exit 1
-    ;;
-esac
-
-pids=$(rmq_pids_of "${cls}" | tr '\n' ' ')
-pids=${pids% }
-if [ -z "${pids}" ]; then
-  echo "No ${name} running."
-  exit 255
-fi
-echo "The ${name}(${pids}) is running..."
-# shellcheck disable=SC2086
-kill ${pids}
-echo "Send shutdown request to ${name}(${pids}) OK"
-"""
-)
-
-
-def _bin_files(version: str) -> dict[str, str]:
-    v5 = is_5x(version)
-
-    def logback(role: str) -> str:
-        # 5.x picks its logback file from -Drmq.logback.configurationFile,
-        # else the first rmq.*.logback.xml on the classpath (broker before
-        # namesrv), so each launcher names its own.  4.x servers load
-        # $ROCKETMQ_HOME/conf/logback_<role>.xml themselves.
-        if not v5:
-            return ""
-        return f'-Drmq.logback.configurationFile="${{ROCKETMQ_HOME}}/conf/rmq.{role}.logback.xml"'
-
-    tools_logback = (
-        'JAVA_OPT="${JAVA_OPT} -Drmq.logback.configurationFile=${ROCKETMQ_HOME}/conf/rmq.tools.logback.xml"'
-        if v5
-        else ""
-    )
-    return {
-        "runserver.sh": _launcher(_RUNSERVER),
-        "runbroker.sh": _launcher(_RUNBROKER),
-        "tools.sh": _launcher(_TOOLS.replace("@TOOLS_LOGBACK@", tools_logback)),
-        "mqnamesrv": _MQNAMESRV.replace("@LOGBACK@ ", logback("namesrv") + " " if v5 else ""),
-        "mqbroker": _MQBROKER.replace("@LOGBACK@ ", logback("broker") + " " if v5 else ""),
-        "mqadmin": _MQADMIN,
-        "mqshutdown": _MQSHUTDOWN,
-    }
-
-
-# --------------------------------------------------------------------------
-# configuration (conf/)
-# --------------------------------------------------------------------------
-
-_BROKER_CONF = """\
-# Sample broker configuration (key=value, read by mqbroker -c FILE).
-brokerClusterName=DefaultCluster
-brokerName=broker-a
-# 0 = master, >0 = slave
-brokerId=0
-# ASYNC_MASTER | SYNC_MASTER | SLAVE
-brokerRole=ASYNC_MASTER
-# ASYNC_FLUSH | SYNC_FLUSH
-flushDiskType=ASYNC_FLUSH
-# hour of day at which expired commit log files are deleted
-deleteWhen=04
-# hours a commit log file is kept
-fileReservedTime=48
-"""
-
-# 4.x: logger name -> log file (without .log); anything else goes to root.
-_LOGBACK_4X: dict[str, tuple[str, dict[str, str]]] = {
-    "namesrv": (
-        "namesrv",
-        {"RocketmqNamesrv": "namesrv", "RocketmqCommon": "namesrv", "RocketmqRemoting": "remoting"},
-    ),
-    "broker": (
-        "broker",
-        {
-            "RocketmqBroker": "broker",
-            "RocketmqCommon": "broker",
-            "RocketmqRemoting": "remoting",
-            "RocketmqStore": "store",
-            "RocketmqStoreError": "storeerror",
-            "RocketmqTransaction": "transaction",
-            "RocketmqRebalanceLock": "lock",
-            "RocketmqFilter": "filter",
-            "RocketmqStats": "stats",
-            "RocketmqCommercial": "commercial",
-            "RocketmqProtection": "protection",
-            "RocketmqWaterMark": "watermark",
-            "RocketmqFlowControl": "flowcontrol",
-            "RocketmqAuthorize": "authorize",
-        },
-    ),
-    "tools": (
-        "tools",
-        {"RocketmqTools": "tools", "RocketmqCommon": "tools", "RocketmqRemoting": "tools"},
-    ),
-}
-
-_CONSOLE_LOGGERS_4X = {
-    "namesrv": "RocketmqNamesrvConsole",
-    "broker": "RocketmqConsole",
-    "tools": "",
-}
-
-
-def _logback_4x(role: str) -> str:
-    """A logback.xml for a 4.x server, logging to ~/logs/rocketmqlogs/."""
-    default_file, loggers = _LOGBACK_4X[role]
-    files = sorted({default_file, *loggers.values()})
-    log_dir = "${user.home}/logs/rocketmqlogs"
-    out = io.StringIO()
-    out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-    out.write(f"<!-- logging for the RocketMQ {role} (4.x); written for rocketmq-pulumi -->\n")
-    out.write("<configuration>\n")
-    for name in files:
-        out.write(
-            f'  <appender name="{name}File" class="ch.qos.logback.core.rolling.RollingFileAppender">\n'
-            f"    <file>{log_dir}/{name}.log</file>\n"
-            "    <append>true</append>\n"
-            '    <rollingPolicy class="ch.qos.logback.core.rolling.FixedWindowRollingPolicy">\n'
-            f"      <fileNamePattern>{log_dir}/otherdays/{name}.%i.log.gz</fileNamePattern>\n"
-            "      <minIndex>1</minIndex>\n"
-            "      <maxIndex>5</maxIndex>\n"
-            "    </rollingPolicy>\n"
-            '    <triggeringPolicy class="ch.qos.logback.core.rolling.SizeBasedTriggeringPolicy">\n'
-            "      <maxFileSize>100MB</maxFileSize>\n"
-            "    </triggeringPolicy>\n"
-            "    <encoder>\n"
-            "      <pattern>%d{yyyy-MM-dd HH:mm:ss.SSS} %-5p %t - %m%n</pattern>\n"
-            "      <charset>UTF-8</charset>\n"
-            "    </encoder>\n"
-            "  </appender>\n"
+def _vendored(version: str) -> tuple[Path, list[str]]:
+    """The vendored tree archive (checked against its sha256) and Apache's lib/ file names."""
+    vendor = vendor_dir()
+    archive = vendor / f"rocketmq-{version}-bin-release-without-lib.tar.gz"
+    listing = vendor / f"rocketmq-{version}-lib.txt"
+    if version not in RELEASE_TREES or not archive.is_file() or not listing.is_file():
+        raise DistError(
+            f"no Apache release tree for RocketMQ {version} in {vendor} (have: {', '.join(sorted(RELEASE_TREES))}); "
+            "see ../shared/vendor/README.md"
         )
-    out.write(
-        '  <appender name="Console" class="ch.qos.logback.core.ConsoleAppender">\n'
-        "    <encoder><pattern>%m%n</pattern><charset>UTF-8</charset></encoder>\n"
-        "  </appender>\n"
-    )
-    for logger, name in sorted(loggers.items()):
-        out.write(
-            f'  <logger name="{logger}" additivity="false" level="INFO">\n'
-            f'    <appender-ref ref="{name}File"/>\n'
-            "  </logger>\n"
-        )
-    console = _CONSOLE_LOGGERS_4X[role]
-    if console:
-        out.write(
-            f'  <logger name="{console}" additivity="false" level="INFO">\n'
-            '    <appender-ref ref="Console"/>\n'
-            "  </logger>\n"
-        )
-    out.write(f'  <root level="INFO">\n    <appender-ref ref="{default_file}File"/>\n  </root>\n</configuration>\n')
-    return out.getvalue()
+    actual = hashlib.sha256(archive.read_bytes()).hexdigest()
+    if actual != RELEASE_TREES[version]:
+        raise DistError(f"{archive} has sha256 {actual}, expected {RELEASE_TREES[version]}")
+    names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    return archive, names
 
 
-def _conf_files(version: str, lib: Path) -> dict[str, bytes]:
-    files: dict[str, bytes] = {"broker.conf": _BROKER_CONF.encode()}
-    if is_5x(version):
-        # The 5.x jars ship their own logback configs; the release keeps
-        # copies in conf/ that the launchers point at.  Take them verbatim
-        # from the jars we are bundling.
-        for jar in sorted(lib.glob("rocketmq-*.jar")):
-            with zipfile.ZipFile(jar) as zf:
-                for entry in zf.namelist():
-                    if entry.startswith("rmq.") and entry.endswith(".logback.xml") and "/" not in entry:
-                        files.setdefault(entry, zf.read(entry))
-        for role in ("namesrv", "broker", "tools"):
-            if f"rmq.{role}.logback.xml" not in files:
-                raise DistError(f"rmq.{role}.logback.xml not found in the {version} jars")
-    else:
-        for role in ("namesrv", "broker", "tools"):
-            files[f"logback_{role}.xml"] = _logback_4x(role).encode()
-    return files
+def _tree_entries(archive: Path, folder: str) -> dict[str, tuple[bytes, int]]:
+    """Files of the tree, relative to ``folder``, with their modes."""
+    entries: dict[str, tuple[bytes, int]] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            top, _, rel = member.name.lstrip("./").partition("/")
+            if top != folder:
+                raise DistError(f"{archive}: {member.name} is outside {folder}/")
+            extracted = tar.extractfile(member)
+            assert extracted is not None
+            entries[rel] = (extracted.read(), member.mode & 0o777)
+    return entries
+
+
+def _select_jars(version: str, wanted: Sequence[str]) -> tuple[dict[str, Path], tuple[str, ...]]:
+    """Apache's lib/ jars found on Maven Central, and the names it does not have."""
+    modules = [f"{GROUP_ID}:{m}:{version}" for m in (_MODULES_5X if is_5x(version) else _MODULES_4X)]
+    pom = _pom(f"rocketmq-lib-{version}", modules, _EXTRA_COORDINATES.get(version, ()))
+    lib = _mvn_copy_dependencies(pom, cache_root() / "dist" / version / "maven")
+    found = {name: lib / name for name in wanted if (lib / name).is_file()}
+    missing = tuple(name for name in wanted if name not in found)
+    needed = [f"{m}-{version}.jar" for m in _LAUNCHER_MODULES]
+    if lost := [name for name in needed if name not in found]:
+        raise DistError(f"Maven Central lacks jars the launchers need: {', '.join(lost)}")
+    return found, missing
 
 
 # --------------------------------------------------------------------------
 # zip
 # --------------------------------------------------------------------------
-
-
-def _recipe_digest(version: str) -> str:
-    h = hashlib.sha256()
-    h.update(f"{RECIPE_REVISION}\0{version}\0".encode())
-    for name, text in sorted(_bin_files(version).items()):
-        h.update(name.encode() + b"\0" + text.encode() + b"\0")
-    h.update(_BROKER_CONF.encode())
-    if not is_5x(version):
-        for role in sorted(_LOGBACK_4X):
-            h.update(_logback_4x(role).encode())
-    return h.hexdigest()
 
 
 def _zip_info(name: str, mode: int, is_dir: bool = False) -> zipfile.ZipInfo:
@@ -647,7 +356,7 @@ def _zip_info(name: str, mode: int, is_dir: bool = False) -> zipfile.ZipInfo:
 
 
 def _write_zip(target: Path, folder: str, entries: dict[str, tuple[bytes | Path, int]]) -> None:
-    """Write a deterministic zip: ``entries`` maps relative path -> (data, mode)."""
+    """Writes a deterministic zip: ``entries`` maps relative path -> (data, mode)."""
     dirs: set[str] = {folder + "/"}
     for rel in entries:
         parts = rel.split("/")[:-1]
@@ -662,58 +371,41 @@ def _write_zip(target: Path, folder: str, entries: dict[str, tuple[bytes | Path,
             zf.writestr(_zip_info(f"{folder}/{rel}", mode), payload, compresslevel=6)
 
 
-def _sha512_file(path: Path) -> str:
-    h = hashlib.sha512()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def build_dist(version: str = DEFAULT_VERSION, out: Path | str | None = None, *, force: bool = False) -> Dist:
-    """Build (or reuse from cache) the binary release zip of ``version``.
+    """Builds (or reuses from the cache) Apache's binary release zip of ``version``.
 
-    The zip and its ``.sha512`` are kept in ``<cache>/dist/<version>/``.
-    With ``out``, they are also copied to ``<out>/rocketmq/<version>/`` (an
-    Apache-mirror-like tree) and the returned paths point there.
-    """
+    The zip and its ``.sha512`` are kept in ``<cache>/dist/<version>/``. With ``out``, they are
+    also copied to ``<out>/rocketmq/<version>/`` (an Apache-mirror tree) and the returned paths
+    point there."""
+    archive, wanted = _vendored(version)
+    folder = release_folder_name(version)
+    jars, missing = _select_jars(version, wanted)
     workdir = cache_root() / "dist" / version
-    lib = _mvn_copy_dependencies(SERVER_ARTIFACTS, version, workdir / "maven")
     name = zip_name(version)
-    zip_path = workdir / name
-    sha_path = workdir / f"{name}.sha512"
-    stamp = workdir / ".recipe"
-    recipe = _recipe_digest(version)
+    zip_path, sha_path, stamp = workdir / name, workdir / f"{name}.sha512", workdir / ".recipe"
+    recipe = f"{RECIPE_REVISION} {RELEASE_TREES[version]} {' '.join(sorted(jars))}"
     if force or not (zip_path.is_file() and sha_path.is_file() and stamp.is_file() and stamp.read_text() == recipe):
-        folder = release_folder_name(version)
-        entries: dict[str, tuple[bytes | Path, int]] = {}
-        for fname, text in _bin_files(version).items():
-            entries[f"bin/{fname}"] = (text.encode(), 0o755)
-        for fname, data in _conf_files(version, lib).items():
-            entries[f"conf/{fname}"] = (data, 0o644)
-        for jar in sorted(lib.glob("*.jar")):
-            entries[f"lib/{jar.name}"] = (jar, 0o644)
+        entries: dict[str, tuple[bytes | Path, int]] = dict(_tree_entries(archive, folder))
+        entries.update({f"lib/{jar}": (path, 0o644) for jar, path in jars.items()})
         with tempfile.NamedTemporaryFile(dir=workdir, suffix=".zip.partial", delete=False) as tmp:
             tmp_path = Path(tmp.name)
         try:
             _write_zip(tmp_path, folder, entries)
-            digest = _sha512_file(tmp_path)
+            sha_path.write_text(gpg_sha512_text(sha512_of(tmp_path), name))
             tmp_path.replace(zip_path)
         finally:
             tmp_path.unlink(missing_ok=True)
-        sha_path.write_text(sha512_line(digest, name))
         stamp.write_text(recipe)
-    digest = sha_path.read_text().split()[0]
-    dist = Dist(version, zip_path, sha_path, digest, release_folder_name(version))
+    digest = sha512_of(zip_path)
+    dist = Dist(version, zip_path, sha_path, digest, folder, missing)
     if out is not None:
         dest = Path(out) / "rocketmq" / version
         dest.mkdir(parents=True, exist_ok=True)
         zip_target, sha_target = dest / name, dest / sha_path.name
-        if not (zip_target.is_file() and _sha512_file(zip_target) == digest):
+        if not (zip_target.is_file() and sha512_of(zip_target) == digest):
             shutil.copyfile(zip_path, zip_target)
-        if not (sha_target.is_file() and sha_target.read_text() == sha_path.read_text()):
-            shutil.copyfile(sha_path, sha_target)
-        dist = Dist(version, dest / name, dest / sha_path.name, digest, dist.folder)
+        shutil.copyfile(sha_path, sha_target)
+        dist = Dist(version, zip_target, sha_target, digest, folder, missing)
     return dist
 
 
@@ -739,7 +431,8 @@ def build_client(version: str = DEFAULT_VERSION) -> str:
     ``RmqCheck``.  Jars and classes are cached under ``<cache>/client/<v>``.
     """
     workdir = cache_root() / "client" / version
-    lib = _mvn_copy_dependencies(CLIENT_ARTIFACTS, version, workdir / "maven")
+    modules = [f"{GROUP_ID}:{m}:{version}" for m in CLIENT_ARTIFACTS]
+    lib = _mvn_copy_dependencies(_pom(f"rocketmq-client-{version}", modules), workdir / "maven")
     sources = sorted(_JAVA_SRC_DIR.glob("*.java"))
     if not sources:
         raise DistError(f"no Java sources in {_JAVA_SRC_DIR}")
@@ -825,6 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"zip     {dist.zip_path}")
         print(f"sha512  {dist.sha512_path}")
         print(f"folder  {dist.folder}/")
+        if dist.missing_jars:
+            print(f"missing {' '.join(dist.missing_jars)} (not on Maven Central)")
         if args.client:
             print(f"client  {build_client(args.version)}")
     except DistError as exc:
