@@ -23,10 +23,20 @@ AUTO_HEAP_MIN_MB = {"namesrv": 128, "broker": 256}
 AUTO_HEAP_MAX_MB = {"namesrv": 4096, "broker": 8192}
 
 UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.service"}
-LOG_FILES = {
-    "namesrv": f"{SERVICE_USER_HOME}/logs/rocketmqlogs/namesrv.log",
-    "broker": f"{SERVICE_USER_HOME}/logs/rocketmqlogs/broker.log",
-}
+# RocketMQ logs to ~/logs/rocketmqlogs of the service user; the first file is the role's main log.
+LOG_DIR = f"{SERVICE_USER_HOME}/logs/rocketmqlogs"
+LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log")}
+MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
+# mqadmin's JVM: Apache's tools.sh would start it with a 1 GiB heap.
+TOOLS_HEAP_OPTIONS = "-Xms64m -Xmx128m -Xmn32m"
+# 4.9.x launchers pass no JDK 9+ module flags: on JDK 17 the broker's shutdown hook then fails to
+# unmap the store (InaccessibleObjectException), and the next start refuses the dirty store.
+JDK_MODULE_OPTIONS_4X = (
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+    "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+)
 
 # Runs the script given on stdin as root, through sudo when the SSH user is not root.
 RUN_STDIN_AS_ROOT = 'if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -s; else exec sudo -n /bin/bash -s; fi'
@@ -69,13 +79,31 @@ def render_prepare_script(
     )
 
 
+def jdk_module_options(release: ReleaseSettings) -> str:
+    """JVM flags the release's own launchers lack on the JDK the program installs for it."""
+    needs_flags = release.version_tuple < (5, 0, 0) and release.java_major >= 9
+    return " ".join(JDK_MODULE_OPTIONS_4X) if needs_flags else ""
+
+
+def render_mqadmin(release: ReleaseSettings) -> str:
+    options = [TOOLS_HEAP_OPTIONS, jdk_module_options(release)]
+    if release.version_tuple >= (5, 0, 0):  # as Apache's 5.x mqadmin does
+        options.append(f"-Drmq.logback.configurationFile={ROCKETMQ_HOME}/conf/rmq.tools.logback.xml")
+    return render("mqadmin.sh.j2", rocketmq_home=ROCKETMQ_HOME, tools_jvm_options=" ".join(o for o in options if o))
+
+
 def render_install_script(host_label: str, release: ReleaseSettings) -> str:
+    mqadmin = render_mqadmin(release)
+    if HEREDOC in mqadmin:
+        raise ValueError("the mqadmin wrapper would end its here-document early")
     return render(
         "install-release.sh.j2",
         host_label=host_label,
         version=release.version,
         zip_url=release.zip_url,
         sha512=release.sha512 or "",
+        mqadmin=mqadmin,
+        heredoc=HEREDOC,
     )
 
 
@@ -108,18 +136,19 @@ def render_unit(role: str) -> str:
     )
 
 
-def render_start_script() -> str:
+def render_start_script(release: ReleaseSettings) -> str:
     return render(
         "rocketmq-start.sh.j2",
         rocketmq_home=ROCKETMQ_HOME,
+        jdk_module_options=jdk_module_options(release),
         auto_min_mb=AUTO_HEAP_MIN_MB,
         auto_max_mb=AUTO_HEAP_MAX_MB,
     )
 
 
-def _common_files(role: str, env_content: str) -> list[HostFile]:
+def _common_files(role: str, release: ReleaseSettings, env_content: str) -> list[HostFile]:
     return [
-        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script()),
+        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(release)),
         HostFile(f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role)),
         HostFile(f"/etc/rocketmq/{role}.env", "0644", env_content),
     ]
@@ -145,7 +174,9 @@ def _service_script(
         files=[HostFile(f.path, f.mode, f.content if f.content.endswith("\n") else f.content + "\n") for f in files],
         heredoc=HEREDOC,
         rocketmq_home=ROCKETMQ_HOME,
-        log_file=LOG_FILES[role],
+        log_dir=LOG_DIR,
+        log_files=LOG_FILES[role],
+        mqadmin=MQADMIN,
         port=NAME_SERVER_PORT,
         listen_port=BROKER_PORT,
         **extra,
@@ -154,7 +185,9 @@ def _service_script(
 
 def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str) -> str:
     env = render("namesrv.env.j2", version=cfg.release.version, heap=cfg.heap.name_server or "auto")
-    return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, _common_files("namesrv", env))
+    return _service_script(
+        "namesrv", host_label, address, cfg.ready_timeout_seconds, _common_files("namesrv", cfg.release, env)
+    )
 
 
 def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str) -> str:
@@ -166,7 +199,7 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
         namesrv_addr=namesrv_addr,
     )
     files = [
-        *_common_files("broker", env),
+        *_common_files("broker", cfg.release, env),
         HostFile("/etc/rocketmq/broker.conf", "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
     ]
     return _service_script(

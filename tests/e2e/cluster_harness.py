@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from components.rendering import MQADMIN
 from tests.e2e import rocketmq_dist
 from tests.e2e.testhosts import Host, TestNetwork
 
@@ -23,7 +25,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components", "templates")
 MIRROR_PORT = 8080
 PASSPHRASE = "e2e-only-passphrase"  # protects only this throwaway local state
-TOOLS_JAVA_OPTS = "-Xms64m -Xmx128m -Xmn32m"
 
 
 def engine_environment() -> dict[str, str]:
@@ -74,7 +75,7 @@ class Mirror:
 
     def repair(self, version: str) -> None:
         self.dists[version] = rocketmq_dist.build_dist(version, out=self.root)
-        assert rocketmq_dist._sha512_file(self.dists[version].zip_path) == self.dists[version].sha512
+        assert rocketmq_dist.sha512_of(self.dists[version].zip_path) == self.dists[version].sha512
 
 
 def start_mirror(net: TestNetwork, root: Path, versions: Sequence[str]) -> Mirror:
@@ -165,11 +166,9 @@ class PulumiStack:
 
 
 def mqadmin(net: TestNetwork, host: Host, namesrv_addr: str, *args: str, timeout: float = 120) -> str:
-    quoted = " ".join(_sh_quote(a) for a in args)
-    command = (
-        f"sudo -n env JAVA_HOME=$(. /etc/rocketmq/java.env; echo $JAVA_HOME) JAVA_OPT_EXT={_sh_quote(TOOLS_JAVA_OPTS)} "
-        f"/bin/bash /opt/rocketmq/current/bin/mqadmin {quoted} -n {_sh_quote(namesrv_addr)}"
-    )
+    """RocketMQ's mqadmin on a host, through the small-heap wrapper the program installs there."""
+    quoted = " ".join(shlex.quote(a) for a in args)
+    command = f"sudo -n -u rocketmq {MQADMIN} {quoted} -n {shlex.quote(namesrv_addr)}"
     return net.ssh(host, command, timeout=timeout).stdout
 
 
@@ -261,10 +260,6 @@ def broker_jvm_pid(net: TestNetwork, host: Host) -> int:
     pids = broker_jvm_pids(net, host)
     assert len(pids) == 1, f"{host}: broker JVMs {pids}"
     return pids[0]
-
-
-def _sh_quote(value: str) -> str:
-    return "'" + value.replace("'", "'\"'\"'") + "'"
 
 
 def wait_until(condition: Any, timeout: float, what: str, interval: float = 2) -> None:
