@@ -1,27 +1,26 @@
 #!/usr/bin/env bash
-# Builds the Pulumi engine pieces that `pulumi up` needs, from the Go module
-# proxy, so tests can deploy for real on a machine without other downloads:
-#   pulumi                       the real CLI (github.com/pulumi/pulumi/pkg/v3, cmd/pulumi)
-#   pulumi-language-python       Python language host, from engine/langhost (+ the SDK's exec shim)
-#   pulumi-resource-command      provider for the pulumi-command Python SDK, from engine/provider
-# Versions come from requirements.txt. The cache directory is keyed by a hash
-# of the pins, engine/'s Go sources and this script, so any change to them
-# builds a new engine beside the old one (which running tests may still use).
-# Output: the bin dir, as the last line on stdout; progress goes to stderr.
-# Beside the bin dir it writes env.sh (PATH plus the variables that keep the
-# engine offline); source it before running pulumi.
+# Provides the Pulumi engine that `pulumi up` needs, every part of it upstream code:
+#   pulumi                         the CLI, github.com/pulumi/pulumi/pkg/v3 cmd/pulumi, from the Go
+#                                  module proxy at the pulumi pin (or the nearest newer version)
+#   pulumi-language-python         github.com/pulumi/pulumi tag v3.259.0, sdk/python/cmd/pulumi-language-python,
+#                                  from $VENDOR/pulumi-language-python-3.259.0-src.tar.gz
+#   pulumi-language-python-exec    the SDK's exec shim that this language host runs programs with, and
+#   pulumi-resource-pulumi-python  the SDK's dynamic-provider launcher, both copied unchanged from the
+#                                  github.com/pulumi/pulumi/sdk/v3 module at v3.259.0 (Go module proxy)
+#   pulumi-resource-command        github.com/pulumi/pulumi-command tag v1.2.1, provider/,
+#                                  from $VENDOR/pulumi-command-1.2.1-provider-src.tar.gz
+# $VENDOR is ../shared/vendor beside the repository; its README.md describes the archives. Each
+# archive's sha256 is checked against the one pinned below before it is built.
+# The cache directory is keyed by a hash of the pins, the archives' sha256s and this script, so
+# any change to them builds a new engine beside the old one (which running tests may still use).
 #
-# Caveats (the module proxy reachable here serves only some versions):
-# - When github.com/pulumi/pulumi/pkg/v3 is not available at the pinned
-#   pulumi version, the nearest newer published version is built, and
-#   `pulumi version` reports that version truthfully.
-# - The modules github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
-#   and github.com/pulumi/pulumi-command/provider are not on the proxy at all,
-#   so engine/ holds small Go programs of our own for both, built on the
-#   Pulumi Go SDK (see engine/README.md).
+# Output: the bin dir, as the last line on stdout; progress goes to stderr. Beside the bin dir it
+# writes env.sh (PATH plus the variables that keep the engine offline: no plugin downloads, no
+# update check; source it before running pulumi) and VERSIONS (what each binary is, and from where).
 #
-# Environment: RMQ_CACHE (cache root), GO (go binary),
-# RMQ_PULUMI_CLI_VERSION (force a CLI/SDK module version, without the "v").
+# Environment: RMQ_VENDOR_DIR (the vendored sources, default ../shared/vendor from the repo root),
+# RMQ_CACHE (cache root), GO (go binary), RMQ_PULUMI_CLI_VERSION (force the CLI module version,
+# without the "v").
 set -euo pipefail
 
 log() { printf '[build-engine] %s\n' "$*" >&2; }
@@ -39,11 +38,19 @@ quiet() {
 
 SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
 REPO_ROOT=$(cd "$(dirname "$SCRIPT")/.." && pwd)
-ENGINE_SRC=$REPO_ROOT/engine
 REQUIREMENTS=$REPO_ROOT/requirements.txt
 [ -f "$REQUIREMENTS" ] || die "missing $REQUIREMENTS"
-[ -f "$ENGINE_SRC/langhost/go.mod" ] && [ -f "$ENGINE_SRC/provider/go.mod" ] \
-  || die "missing the Go modules under $ENGINE_SRC"
+VENDOR=${RMQ_VENDOR_DIR:-$REPO_ROOT/../shared/vendor}
+[ ! -d "$VENDOR" ] || VENDOR=$(cd "$VENDOR" && pwd)
+
+# The vendored upstream sources (see $VENDOR/README.md).
+LANGHOST_VERSION=3.259.0
+LANGHOST_ARCHIVE=pulumi-language-python-$LANGHOST_VERSION-src.tar.gz
+LANGHOST_SHA256=c52b55ed01132dafcd23995eee23d19f63b5a9c438061dca4a730f8f33b107da
+COMMAND_SRC_VERSION=1.2.1
+COMMAND_ARCHIVE=pulumi-command-$COMMAND_SRC_VERSION-provider-src.tar.gz
+COMMAND_SHA256=0f9541312f58b981eb6b7e9d3988aa18adb83972ac916d3dcb6d3808480efe91
+SOURCES_HINT="the pulumi-command provider comes from github.com/pulumi/pulumi-command tag v$COMMAND_SRC_VERSION (provider/) and the Python language host from github.com/pulumi/pulumi tag v$LANGHOST_VERSION (sdk/python/cmd/pulumi-language-python): place $COMMAND_ARCHIVE and $LANGHOST_ARCHIVE in $VENDOR (or set RMQ_VENDOR_DIR) as its README.md describes"
 
 # pin NAME -> version pinned with NAME==VERSION in requirements.txt
 pin() {
@@ -61,53 +68,83 @@ COMMAND_VERSION=$(pin pulumi-command)
 [ -n "$PULUMI_VERSION" ] || die "no pulumi==VERSION pin in $REQUIREMENTS"
 [ -n "$COMMAND_VERSION" ] || die "no pulumi-command==VERSION pin in $REQUIREMENTS"
 
-# source_hash -> sha256 over the pins, the CLI version override, this script
-# and every Go source, go.mod and go.sum under engine/ (names and contents).
+CACHE=${RMQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rocketmq-pulumi}
+mkdir -p "$CACHE/engine"
+# Other engine directories not handed out for this long are deleted after a build.
+PRUNE_AFTER_MINUTES=$((3 * 24 * 60))
+
+# write_env_sh DIR: the env.sh that tests source. BIN is resolved at source time, so the cache can move.
+write_env_sh() {
+  cat >"$1/env.sh" <<'ENVSH'
+# Generated by scripts/build-engine.sh: puts this Pulumi engine first on PATH
+# and keeps it from reaching any network service.
+RMQ_PULUMI_BIN=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/bin" && pwd)
+export RMQ_PULUMI_BIN
+export PATH="$RMQ_PULUMI_BIN:$PATH"
+# Never download plugins (pulumi_aws declares the aws plugin, for example);
+# plugins are found on PATH.
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# No check for a newer CLI on startup.
+export PULUMI_SKIP_UPDATE_CHECK=true
+# Automation API: accept this CLI without asking for its version.
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
+ENVSH
+}
+
+# ready DIR STAMP_TEXT BINARIES...: DIR holds a complete engine made for STAMP_TEXT.
+ready() {
+  local dir=$1 text=$2 b
+  shift 2
+  [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$text" ] && [ -f "$dir/env.sh" ] || return 1
+  for b in "$@"; do
+    [ -x "$dir/bin/$b" ] || return 1
+  done
+}
+
+# hand_out DIR: record the use (for pruning) and print the bin dir.
+hand_out() {
+  touch "$1/.last-used" 2>/dev/null || true
+  printf '%s\n' "$1/bin"
+}
+
+[ "$COMMAND_VERSION" = "$COMMAND_SRC_VERSION" ] \
+  || die "requirements.txt pins pulumi-command $COMMAND_VERSION but this script builds the provider from $COMMAND_ARCHIVE: vendor the v$COMMAND_VERSION sources and update COMMAND_SRC_VERSION and COMMAND_SHA256 here"
+
+# source_hash -> sha256 over the pins, the CLI version override, the archives' sha256s and this script.
 source_hash() {
   {
     printf 'pulumi=%s command=%s cli=%s\n' "$PULUMI_VERSION" "$COMMAND_VERSION" "${RMQ_PULUMI_CLI_VERSION:-}"
+    printf '%s %s\n' "$LANGHOST_SHA256" "$LANGHOST_ARCHIVE" "$COMMAND_SHA256" "$COMMAND_ARCHIVE"
     sha256sum "$SCRIPT" | cut -d' ' -f1
-    (cd "$REPO_ROOT" \
-      && find engine -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 \
-      | LC_ALL=C sort -z | xargs -0 sha256sum)
   } | sha256sum | cut -c1-16
 }
 SOURCE_HASH=$(source_hash)
 
-CACHE=${RMQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rocketmq-pulumi}
 ENGINE_DIR=$CACHE/engine/pulumi-${PULUMI_VERSION}_command-${COMMAND_VERSION}-$SOURCE_HASH
-BIN=$ENGINE_DIR/bin
-STAMP=$ENGINE_DIR/.complete
-STAMP_TEXT="sources=$SOURCE_HASH pulumi=$PULUMI_VERSION command=$COMMAND_VERSION"
-BINARIES=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-command)
-# Other engine directories not handed out for this long are deleted after a build.
-PRUNE_AFTER_MINUTES=$((3 * 24 * 60))
+STAMP_TEXT="sources=$SOURCE_HASH pulumi=$PULUMI_VERSION command=$COMMAND_VERSION language-python=$LANGHOST_VERSION"
+BINARIES=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python pulumi-resource-command)
 
-engine_ready() {
-  [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$STAMP_TEXT" ] && [ -f "$ENGINE_DIR/env.sh" ] || return 1
-  local b
-  for b in "${BINARIES[@]}"; do
-    [ -x "$BIN/$b" ] || return 1
-  done
-}
-
-# hand_out: record the use (for pruning) and print the bin dir.
-hand_out() {
-  touch "$ENGINE_DIR/.last-used" 2>/dev/null || true
-  printf '%s\n' "$BIN"
-}
-
-if engine_ready; then
-  hand_out
+if ready "$ENGINE_DIR" "$STAMP_TEXT" "${BINARIES[@]}"; then
+  hand_out "$ENGINE_DIR"
   exit 0
 fi
 
-mkdir -p "$CACHE/engine"
+[ -d "$VENDOR" ] || die "no vendored sources at $VENDOR: $SOURCES_HINT"
+# check_archive NAME SHA256: the archive is in $VENDOR with exactly that sha256.
+check_archive() {
+  local have
+  [ -f "$VENDOR/$1" ] || die "missing $VENDOR/$1: $SOURCES_HINT"
+  have=$(sha256sum "$VENDOR/$1" | cut -d' ' -f1)
+  [ "$have" = "$2" ] || die "$VENDOR/$1 has sha256 $have, expected $2: not the archive this script pins"
+}
+check_archive "$COMMAND_ARCHIVE" "$COMMAND_SHA256"
+check_archive "$LANGHOST_ARCHIVE" "$LANGHOST_SHA256"
+
 exec 9>"$CACHE/engine/.build.lock"
 log "waiting for the build lock"
 flock 9
-if engine_ready; then  # built by another process while we waited
-  hand_out
+if ready "$ENGINE_DIR" "$STAMP_TEXT" "${BINARIES[@]}"; then  # built by another process while we waited
+  hand_out "$ENGINE_DIR"
   exit 0
 fi
 
@@ -123,11 +160,12 @@ START=$SECONDS
 SRC=$CACHE/engine/src
 STAGE=$ENGINE_DIR.tmp.$$
 WORK=$SRC/build.$$
+BIN=$STAGE/bin
 rm -rf "$STAGE" "$WORK"
-mkdir -p "$STAGE/bin" "$WORK"
+mkdir -p "$BIN" "$WORK"
 trap 'rm -rf "$STAGE" "$WORK"' EXIT
 
-# --- which CLI/SDK module version to build ---------------------------------
+# --- which CLI module version to build ---------------------------------------------------
 CLI_VERSION=${RMQ_PULUMI_CLI_VERSION:-}
 if [ -z "$CLI_VERSION" ]; then
   if (cd "$SRC" && "$GO" mod download "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION") >/dev/null 2>&1; then
@@ -141,9 +179,9 @@ if [ -z "$CLI_VERSION" ]; then
     [ -n "$CLI_VERSION" ] || die "no github.com/pulumi/pulumi/pkg/v3 version >= $PULUMI_VERSION on the module proxy"
   fi
 fi
-log "pulumi pin $PULUMI_VERSION -> building CLI and language host from module version v$CLI_VERSION"
+log "pulumi pin $PULUMI_VERSION -> building the CLI from module version v$CLI_VERSION"
 
-# --- pulumi CLI ---------------------------------------------------------------
+# --- pulumi CLI -----------------------------------------------------------------------------
 # The real upstream command, built through a generated wrapper module.
 # pkg/v3's go.mod replaces sdk/v3 with ../sdk (dropped: the published sdk/v3
 # module at the same version is used) and atotto/clipboard with a fork
@@ -161,76 +199,60 @@ replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-202
 GOMOD
 log "resolving CLI modules (first run downloads them)"
 quiet "$CLI_SRC" env GOFLAGS=-mod=mod "$GO" get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@v$CLI_VERSION"
-log "building pulumi (cold: ~10 min on 2 cores)"
-quiet "$CLI_SRC" env GOFLAGS=-mod=mod "$GO" build -trimpath -o "$STAGE/bin/pulumi" \
+log "building pulumi (cold: 3-10 min on 2 cores)"
+quiet "$CLI_SRC" env GOFLAGS=-mod=mod "$GO" build -trimpath -o "$BIN/pulumi" \
   -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$CLI_VERSION" \
   github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 
-# --- engine/langhost and engine/provider ------------------------------------------
-# prepare NAME: copy engine/NAME to $WORK/NAME for building, on sdk/v3
-# v$CLI_VERSION. The go.mod in the repo pins the version currently built;
-# another CLI version is applied, and tidied, in the copy only.
-prepare() {
-  local name=$1 dir=$WORK/$1 have
-  cp -R "$ENGINE_SRC/$name" "$dir"
-  have=$(cd "$dir" && "$GO" list -m -f '{{.Version}}' github.com/pulumi/pulumi/sdk/v3) \
-    || die "cannot read the sdk/v3 version of engine/$name"
-  if [ "$have" != "v$CLI_VERSION" ]; then
-    log "engine/$name: sdk/v3 $have -> v$CLI_VERSION (in the build copy)"
-    quiet "$dir" "$GO" get "github.com/pulumi/pulumi/sdk/v3@v$CLI_VERSION"
-    quiet "$dir" "$GO" mod tidy
-  fi
-}
+# --- the plugins, from the vendored sources, built as $VENDOR/README.md says ------------------
+log "building pulumi-resource-command $COMMAND_SRC_VERSION from $COMMAND_ARCHIVE (cold: up to 2-3 min)"
+mkdir -p "$WORK/command"
+tar -xzf "$VENDOR/$COMMAND_ARCHIVE" -C "$WORK/command"
+quiet "$WORK/command/provider" env GOFLAGS=-mod=mod "$GO" build -trimpath \
+  -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_SRC_VERSION" \
+  -o "$BIN/pulumi-resource-command" ./cmd/pulumi-resource-command
 
-log "building pulumi-language-python (engine/langhost)"
-prepare langhost
-quiet "$WORK/langhost" "$GO" build -trimpath -o "$STAGE/bin/pulumi-language-python" \
-  -ldflags "-s -w -X main.version=$CLI_VERSION" .
-SDK_DIR=$(cd "$WORK/langhost" && "$GO" list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
-install -m 0755 "$SDK_DIR/python/cmd/pulumi-language-python-exec" "$STAGE/bin/pulumi-language-python-exec"
+log "building pulumi-language-python $LANGHOST_VERSION from $LANGHOST_ARCHIVE (cold: up to 2-3 min)"
+mkdir -p "$WORK/langhost"
+tar -xzf "$VENDOR/$LANGHOST_ARCHIVE" -C "$WORK/langhost"
+quiet "$WORK/langhost/lh-min/sdk/python/cmd/pulumi-language-python" env GOFLAGS=-mod=mod "$GO" build -trimpath \
+  -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$LANGHOST_VERSION" \
+  -o "$BIN/pulumi-language-python" .
+
+# The language host runs programs through the pulumi-language-python-exec shim beside it. The
+# archive does not carry the shim; the sdk/v3 module at the language host's own tag does.
+SDK_DIR=$(cd "$SRC" && "$GO" mod download -json "github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_VERSION" \
+  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+[ -n "$SDK_DIR" ] && [ -f "$SDK_DIR/python/cmd/pulumi-language-python-exec" ] \
+  || die "cannot get the exec shim from github.com/pulumi/pulumi/sdk/v3@v$LANGHOST_VERSION"
+install -m 0755 "$SDK_DIR/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
 # Launcher for Python dynamic providers (pulumi.dynamic), shipped with the CLI too.
-install -m 0755 "$SDK_DIR/python/dist/pulumi-resource-pulumi-python" "$STAGE/bin/pulumi-resource-pulumi-python"
+install -m 0755 "$SDK_DIR/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
 
-log "building pulumi-resource-command (engine/provider)"
-prepare provider
-quiet "$WORK/provider" "$GO" build -trimpath -o "$STAGE/bin/pulumi-resource-command" \
-  -ldflags "-s -w -X main.version=$COMMAND_VERSION" .
-
-# --- versions, env.sh, publish -------------------------------------------------------
+# --- versions, env.sh, publish ---------------------------------------------------------------
 cat >"$STAGE/VERSIONS" <<TXT
 pulumi pin (requirements.txt):   $PULUMI_VERSION
-pulumi CLI (pkg/v3 module):      v$CLI_VERSION
-pulumi-language-python:          v$CLI_VERSION (engine/langhost on sdk/v3 v$CLI_VERSION)
+pulumi:                          v$CLI_VERSION (github.com/pulumi/pulumi/pkg/v3 cmd/pulumi, Go module proxy)
+pulumi-language-python:          v$LANGHOST_VERSION (github.com/pulumi/pulumi v$LANGHOST_VERSION sdk/python/cmd/pulumi-language-python)
+                                 from $LANGHOST_ARCHIVE sha256 $LANGHOST_SHA256
+pulumi-language-python-exec,
+pulumi-resource-pulumi-python:   github.com/pulumi/pulumi/sdk/v3 v$LANGHOST_VERSION module, unchanged
 pulumi-command pin:              $COMMAND_VERSION
-pulumi-resource-command:         $COMMAND_VERSION (engine/provider on sdk/v3 v$CLI_VERSION)
+pulumi-resource-command:         $COMMAND_SRC_VERSION (github.com/pulumi/pulumi-command v$COMMAND_SRC_VERSION provider/)
+                                 from $COMMAND_ARCHIVE sha256 $COMMAND_SHA256
 $("$GO" version)
 engine sources:                  $SOURCE_HASH
 TXT
-
-# Sourced by tests. BIN is resolved at source time, so the cache can move.
-cat >"$STAGE/env.sh" <<'ENVSH'
-# Generated by scripts/build-engine.sh: puts the locally built Pulumi engine
-# first on PATH and keeps it from reaching any network service.
-RMQ_PULUMI_BIN=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/bin" && pwd)
-export RMQ_PULUMI_BIN
-export PATH="$RMQ_PULUMI_BIN:$PATH"
-# Never download plugins (pulumi_aws declares the aws plugin, for example);
-# plugins are found on PATH.
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# No check for a newer CLI on startup.
-export PULUMI_SKIP_UPDATE_CHECK=true
-# Automation API: accept this CLI without asking for its version.
-export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true
-ENVSH
+write_env_sh "$STAGE"
 
 printf '%s\n' "$STAMP_TEXT" >"$STAGE/.complete"
 rm -rf "$ENGINE_DIR"  # an incomplete build of the same sources, if any
 mv "$STAGE" "$ENGINE_DIR"
 rm -rf "$WORK"
 trap - EXIT
-log "done in $((SECONDS - START))s: ${BINARIES[*]} in $BIN"
+log "done in $((SECONDS - START))s: ${BINARIES[*]} in $ENGINE_DIR/bin"
 
-# --- prune ------------------------------------------------------------------------
+# --- prune ------------------------------------------------------------------------------------
 # Other engines stay while tests may still run them: only those not handed
 # out for PRUNE_AFTER_MINUTES go, with leftovers of killed builds (no other
 # build runs while we hold the lock).
@@ -246,4 +268,4 @@ for old in "$CACHE"/engine/pulumi-*_command-* "$SRC"/build.*; do
   rm -rf "$old"
 done
 
-hand_out
+hand_out "$ENGINE_DIR"
