@@ -11,16 +11,26 @@
 #                                  from $VENDOR/pulumi-command-1.2.1-provider-src.tar.gz
 # $VENDOR is ../shared/vendor beside the repository; its README.md describes the archives. Each
 # archive's sha256 is checked against the one pinned below before it is built.
-# The cache directory is keyed by a hash of the pins, the archives' sha256s and this script, so
-# any change to them builds a new engine beside the old one (which running tests may still use).
+#
+# Which engine it hands out:
+#   - by default, a real Pulumi CLI with pulumi-language-python (and its exec shim) and
+#     pulumi-resource-command that are already installed, when all are: on PATH, in
+#     $PULUMI_HOME/bin (~/.pulumi/bin) or, for the plugins, in $PULUMI_HOME/plugins (the command
+#     plugin there only at the pinned version). They are linked into a cache directory.
+#   - otherwise the engine built from the sources above, into the cache. The cache directory is keyed
+#     by a hash of the pins, the archives' sha256s and this script, so any change to them builds a
+#     new engine beside the old one (which running tests may still use).
+# RMQ_BUILD_ENGINE=1 always uses the built engine, whatever is installed (deterministic: set it
+# for test runs); RMQ_BUILD_ENGINE=0 never builds and uses only an installed engine.
 #
 # Output: the bin dir, as the last line on stdout; progress goes to stderr. Beside the bin dir it
 # writes env.sh (PATH plus the variables that keep the engine offline: no plugin downloads, no
 # update check; source it before running pulumi) and VERSIONS (what each binary is, and from where).
 #
-# Environment: RMQ_VENDOR_DIR (the vendored sources, default ../shared/vendor from the repo root),
-# RMQ_CACHE (cache root), GO (go binary), RMQ_PULUMI_CLI_VERSION (force the CLI module version,
-# without the "v").
+# Environment: RMQ_BUILD_ENGINE (1: always build, 0: never build, unset: prefer installed),
+# RMQ_VENDOR_DIR (the vendored sources, default ../shared/vendor from the repo root), RMQ_CACHE
+# (cache root), GO (go binary), RMQ_PULUMI_CLI_VERSION (force the CLI module version, without
+# the "v"), PULUMI_HOME (where an installed Pulumi lives, default ~/.pulumi).
 set -euo pipefail
 
 log() { printf '[build-engine] %s\n' "$*" >&2; }
@@ -42,6 +52,11 @@ REQUIREMENTS=$REPO_ROOT/requirements.txt
 [ -f "$REQUIREMENTS" ] || die "missing $REQUIREMENTS"
 VENDOR=${RMQ_VENDOR_DIR:-$REPO_ROOT/../shared/vendor}
 [ ! -d "$VENDOR" ] || VENDOR=$(cd "$VENDOR" && pwd)
+BUILD_MODE=${RMQ_BUILD_ENGINE:-}
+case $BUILD_MODE in
+  '' | 0 | 1) ;;
+  *) die "RMQ_BUILD_ENGINE must be 1 (always build), 0 (never build) or unset (prefer installed); got '$BUILD_MODE'" ;;
+esac
 
 # The vendored upstream sources (see $VENDOR/README.md).
 LANGHOST_VERSION=3.259.0
@@ -50,7 +65,7 @@ LANGHOST_SHA256=c52b55ed01132dafcd23995eee23d19f63b5a9c438061dca4a730f8f33b107da
 COMMAND_SRC_VERSION=1.2.1
 COMMAND_ARCHIVE=pulumi-command-$COMMAND_SRC_VERSION-provider-src.tar.gz
 COMMAND_SHA256=0f9541312f58b981eb6b7e9d3988aa18adb83972ac916d3dcb6d3808480efe91
-SOURCES_HINT="the pulumi-command provider comes from github.com/pulumi/pulumi-command tag v$COMMAND_SRC_VERSION (provider/) and the Python language host from github.com/pulumi/pulumi tag v$LANGHOST_VERSION (sdk/python/cmd/pulumi-language-python): place $COMMAND_ARCHIVE and $LANGHOST_ARCHIVE in $VENDOR (or set RMQ_VENDOR_DIR) as its README.md describes"
+SOURCES_HINT="the pulumi-command provider comes from github.com/pulumi/pulumi-command tag v$COMMAND_SRC_VERSION (provider/) and the Python language host from github.com/pulumi/pulumi tag v$LANGHOST_VERSION (sdk/python/cmd/pulumi-language-python): place $COMMAND_ARCHIVE and $LANGHOST_ARCHIVE in $VENDOR (or set RMQ_VENDOR_DIR) as its README.md describes, or install a Pulumi CLI with pulumi-language-python and pulumi-resource-command $COMMAND_SRC_VERSION (pulumi plugin install resource command $COMMAND_SRC_VERSION)"
 
 # pin NAME -> version pinned with NAME==VERSION in requirements.txt
 pin() {
@@ -70,6 +85,8 @@ COMMAND_VERSION=$(pin pulumi-command)
 
 CACHE=${RMQ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rocketmq-pulumi}
 mkdir -p "$CACHE/engine"
+CACHE_REAL=$(cd "$CACHE" && pwd -P)
+PULUMI_HOME_DIR=${PULUMI_HOME:-$HOME/.pulumi}
 # Other engine directories not handed out for this long are deleted after a build.
 PRUNE_AFTER_MINUTES=$((3 * 24 * 60))
 
@@ -107,6 +124,80 @@ hand_out() {
   printf '%s\n' "$1/bin"
 }
 
+# --- an installed Pulumi ---------------------------------------------------------------
+# installed_tool NAME [PLUGIN_GLOB]: the resolved path of NAME on PATH or in $PULUMI_HOME/bin,
+# else in $PULUMI_HOME/plugins/PLUGIN_GLOB/ (newest version). Engines in this script's own cache
+# do not count as installed.
+installed_tool() {
+  local name=$1 glob=${2:-} dir found='' path dirs
+  IFS=: read -ra dirs <<<"$PATH"
+  for dir in "${dirs[@]}" "$PULUMI_HOME_DIR/bin"; do
+    [ -n "$dir" ] && [ -x "$dir/$name" ] && [ -f "$dir/$name" ] || continue
+    path=$(readlink -f "$dir/$name")
+    case $path in "$CACHE_REAL"/engine/*) continue ;; esac
+    found=$path
+    break
+  done
+  if [ -z "$found" ] && [ -n "$glob" ]; then
+    found=$(find "$PULUMI_HOME_DIR/plugins" -mindepth 2 -maxdepth 2 -path "*/$glob/$name" -perm -u+x 2>/dev/null \
+      | sort -V | tail -n 1)
+    [ -z "$found" ] || found=$(readlink -f "$found")
+  fi
+  printf '%s' "$found"
+}
+
+# use_installed: hand out links to an installed engine and exit, or return 1 when none is complete.
+use_installed() {
+  local cli lh shim cmd dyn cli_version key dir stage
+  cli=$(installed_tool pulumi)
+  lh=$(installed_tool pulumi-language-python 'language-python-v*')
+  cmd=$(installed_tool pulumi-resource-command "resource-command-v$COMMAND_VERSION")
+  if [ -z "$cli" ] || [ -z "$lh" ] || [ -z "$cmd" ]; then
+    [ -z "$cli$lh$cmd" ] || log "installed Pulumi is incomplete (pulumi: ${cli:-none}," \
+      "pulumi-language-python: ${lh:-none}, pulumi-resource-command $COMMAND_VERSION: ${cmd:-none}); not using it"
+    return 1
+  fi
+  # The language host runs the exec shim that sits beside its own (resolved) executable.
+  shim=$(dirname "$lh")/pulumi-language-python-exec
+  [ -x "$shim" ] || { log "installed $lh has no pulumi-language-python-exec beside it; not using it"; return 1; }
+  cli_version=$(PULUMI_SKIP_UPDATE_CHECK=true "$cli" version 2>/dev/null) && [[ $cli_version == v3.* ]] \
+    || { log "installed $cli does not answer 'pulumi version' with v3.x; not using it"; return 1; }
+  dyn=$(dirname "$lh")/pulumi-resource-pulumi-python
+  [ -x "$dyn" ] || dyn=$(installed_tool pulumi-resource-pulumi-python)
+
+  key=$({ sha256sum "$SCRIPT" | cut -d' ' -f1; printf '%s\n' "$cli" "$lh" "$cmd" "$dyn"; } | sha256sum | cut -c1-16)
+  dir=$CACHE/engine/installed-$key
+  log "using the installed Pulumi CLI $cli_version ($cli) with $lh and $cmd (RMQ_BUILD_ENGINE=1 builds instead)"
+  if ! ready "$dir" "installed=$key" pulumi pulumi-language-python pulumi-resource-command; then
+    stage=$dir.tmp.$$
+    rm -rf "$stage"
+    mkdir -p "$stage/bin"
+    ln -s "$cli" "$stage/bin/pulumi"
+    ln -s "$lh" "$stage/bin/pulumi-language-python"
+    ln -s "$shim" "$stage/bin/pulumi-language-python-exec"
+    ln -s "$cmd" "$stage/bin/pulumi-resource-command"
+    [ -z "$dyn" ] || ln -s "$dyn" "$stage/bin/pulumi-resource-pulumi-python"
+    printf '%s\n' "installed Pulumi, linked by scripts/build-engine.sh" \
+      "pulumi:                  $cli_version $cli" "pulumi-language-python:  $lh" \
+      "pulumi-resource-command: $cmd" >"$stage/VERSIONS"
+    write_env_sh "$stage"
+    printf '%s\n' "installed=$key" >"$stage/.complete"
+    rm -rf "$dir"  # with links to what is gone, if any
+    mv -T "$stage" "$dir" 2>/dev/null || rm -rf "$stage"  # or another process was first
+    ready "$dir" "installed=$key" pulumi pulumi-language-python pulumi-resource-command \
+      || die "cannot set up $dir"
+  fi
+  hand_out "$dir"
+  exit 0
+}
+
+if [ "$BUILD_MODE" != 1 ]; then
+  use_installed || true
+  [ "$BUILD_MODE" != 0 ] \
+    || die "RMQ_BUILD_ENGINE=0 but no installed Pulumi CLI with pulumi-language-python (and its exec shim) and pulumi-resource-command on PATH or in $PULUMI_HOME_DIR"
+fi
+
+# --- the built engine -------------------------------------------------------------------
 [ "$COMMAND_VERSION" = "$COMMAND_SRC_VERSION" ] \
   || die "requirements.txt pins pulumi-command $COMMAND_VERSION but this script builds the provider from $COMMAND_ARCHIVE: vendor the v$COMMAND_VERSION sources and update COMMAND_SRC_VERSION and COMMAND_SHA256 here"
 
@@ -129,7 +220,7 @@ if ready "$ENGINE_DIR" "$STAMP_TEXT" "${BINARIES[@]}"; then
   exit 0
 fi
 
-[ -d "$VENDOR" ] || die "no vendored sources at $VENDOR: $SOURCES_HINT"
+[ -d "$VENDOR" ] || die "no vendored sources at $VENDOR and no installed Pulumi engine: $SOURCES_HINT"
 # check_archive NAME SHA256: the archive is in $VENDOR with exactly that sha256.
 check_archive() {
   local have
@@ -256,12 +347,13 @@ log "done in $((SECONDS - START))s: ${BINARIES[*]} in $ENGINE_DIR/bin"
 # Other engines stay while tests may still run them: only those not handed
 # out for PRUNE_AFTER_MINUTES go, with leftovers of killed builds (no other
 # build runs while we hold the lock).
-for old in "$CACHE"/engine/pulumi-*_command-* "$SRC"/build.*; do
+for old in "$CACHE"/engine/pulumi-*_command-* "$CACHE"/engine/installed-* "$SRC"/build.*; do
   [ -d "$old" ] && [ "$old" != "$ENGINE_DIR" ] || continue
   used=$old/.last-used
   [ -e "$used" ] || used=$old
   case $old in
-    *.tmp.* | "$SRC"/build.*) ;;
+    "$CACHE"/engine/pulumi-*.tmp.* | "$SRC"/build.*) ;;  # builds, which hold the lock
+    *.tmp.*) [ -n "$(find "$old" -maxdepth 0 -mmin +60)" ] || continue ;;  # linking may be under way
     *) [ -n "$(find "$used" -maxdepth 0 -mmin +"$PRUNE_AFTER_MINUTES")" ] || continue ;;
   esac
   log "removing $old"
