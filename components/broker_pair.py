@@ -12,7 +12,7 @@ from components.config import ClusterConfig
 from components.remote import root_script
 from components.rendering import render_broker_script, render_stop_command
 from components.rocketmq_host import RocketMqHost
-from components.topology import BROKER_PORT, BrokerGroup, BrokerNode
+from components.topology import BrokerGroup, BrokerNode, endpoint
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,11 @@ class BrokerPair(pulumi.ComponentResource):
         super().__init__("rocketmq:index:BrokerPair", name, None, opts)
         self.services = [self._broker(name, args, node) for node in args.group.nodes]
 
-        def endpoint(node: BrokerNode) -> pulumi.Output[str]:
-            return args.hosts[node.host].private_address.apply(lambda address: f"{address}:{BROKER_PORT}")
+        def advertised(node: BrokerNode) -> pulumi.Output[str]:
+            return args.hosts[node.host].private_address.apply(lambda address: endpoint(address, node.listen_port))
 
-        self.master: pulumi.Output[str] = endpoint(args.group.master)
-        self.slaves: pulumi.Output[list[str]] = pulumi.Output.all(*[endpoint(n) for n in args.group.slaves])
+        self.master: pulumi.Output[str] = advertised(args.group.master)
+        self.slaves: pulumi.Output[list[str]] = pulumi.Output.all(*[advertised(n) for n in args.group.slaves])
         self.register_outputs({"brokerName": args.group.broker_name, "master": self.master, "slaves": self.slaves})
 
     def _broker(self, name: str, args: BrokerPairArgs, node: BrokerNode) -> pulumi.Resource:

@@ -66,6 +66,8 @@ def _existing_endpoints(cfg: ClusterConfig) -> tuple[ClusterPlan, dict[str, Host
 
 
 def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str]) -> ClusterOutputs:
+    if cfg.target == "local":
+        raise pulumi.RunError("rocketmq:target: local is planned but cannot deploy yet")
     plan, endpoints = _aws_endpoints(cfg) if cfg.target == "aws" else _existing_endpoints(cfg)
     bastion = None
     if cfg.aws is not None and cfg.aws.bastion_host:
@@ -79,6 +81,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str]) -> ClusterOutputs
                 connection=connection_for(endpoints[planned.key], private_key, bastion),
                 release=cfg.release,
                 store_path=cfg.store_path,
+                planned=planned,
             ),
         )
         for planned in plan.hosts

@@ -70,7 +70,9 @@ MAX_NAME_SERVERS = 9
 
 FLUSH_DISK_TYPES = ("ASYNC_FLUSH", "SYNC_FLUSH")
 OPERATING_SYSTEMS = ("centos-stream-9", "rocky-9", "alma-9")
-TARGETS = ("aws", "hosts")
+TARGETS = ("aws", "hosts", "local")
+# target local: the program boots its own machines here, with this user (see localhosts/).
+LOCAL_SSH_USER = "deploy"
 
 # Every stack config key the program reads (namespace rocketmq); Pulumi.yaml declares each of them.
 CONFIG_KEYS = frozenset(
@@ -417,11 +419,17 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     ready_timeout = _integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
 
     target = _choice("target", r.get("target", "aws"), TARGETS)
-    if not r.has("sshPrivateKey"):
+    if target == "local" and r.has("sshPrivateKey"):
+        raise ConfigError(
+            "sshPrivateKey",
+            "is not used for target local: the stack makes its own key pair; "
+            "remove it with `pulumi config rm rocketmq:sshPrivateKey`",
+        )
+    if target != "local" and not r.has("sshPrivateKey"):
         raise ConfigError(
             "sshPrivateKey", "is required: set it with `pulumi config set --secret rocketmq:sshPrivateKey < key`"
         )
-    if secret_keys is not None and f"{NAMESPACE}:sshPrivateKey" not in secret_keys:
+    if target != "local" and secret_keys is not None and f"{NAMESPACE}:sshPrivateKey" not in secret_keys:
         raise ConfigError(
             "sshPrivateKey", "must be stored as a secret: `pulumi config set --secret rocketmq:sshPrivateKey < key`"
         )
@@ -440,7 +448,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             slaves=slaves,
             name_servers=name_servers,
         )
-    else:
+    elif target == "aws":
         aws = _aws(r, ssh_user)
         if not (store_path + "/").startswith("/data/rocketmq/"):
             raise ConfigError(

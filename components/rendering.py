@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 
 from components.config import ClusterConfig, ReleaseSettings
-from components.topology import BROKER_PORT, NAME_SERVER_PORT, BrokerNode
+from components.topology import NAME_SERVER_PORT, BrokerNode
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROCKETMQ_HOME = "/opt/rocketmq/current"
@@ -118,7 +118,7 @@ def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, names
         file_reserved_time=cfg.file_reserved_time,
         namesrv_addr=namesrv_addr,
         address=address,
-        listen_port=BROKER_PORT,
+        listen_port=node.listen_port,
         store_path=cfg.store_path,
         properties=cfg.broker_properties,
         serve_reads_from_slaves=cfg.mode.has_slaves and "slaveReadEnable" not in cfg.broker_properties,
@@ -177,17 +177,21 @@ def _service_script(
         log_dir=LOG_DIR,
         log_files=LOG_FILES[role],
         mqadmin=MQADMIN,
-        port=NAME_SERVER_PORT,
-        listen_port=BROKER_PORT,
         **extra,
     )
 
 
-def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str) -> str:
+def render_namesrv_conf(port: int) -> str:
+    return render("namesrv.conf.j2", listen_port=port)
+
+
+def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
     env = render("namesrv.env.j2", version=cfg.release.version, heap=cfg.heap.name_server or "auto")
-    return _service_script(
-        "namesrv", host_label, address, cfg.ready_timeout_seconds, _common_files("namesrv", cfg.release, env)
-    )
+    files = [
+        *_common_files("namesrv", cfg.release, env),
+        HostFile("/etc/rocketmq/namesrv.conf", "0644", render_namesrv_conf(port)),
+    ]
+    return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, files, port=port)
 
 
 def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -10,6 +11,7 @@ from pulumi_command import remote
 from components.config import ReleaseSettings
 from components.remote import HostEndpoint, root_script
 from components.rendering import render_install_script, render_prepare_script
+from components.topology import PlannedHost
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,9 @@ class RocketMqHostArgs:
     connection: remote.ConnectionArgs
     release: ReleaseSettings
     store_path: str
+    planned: PlannedHost
+    # Resources the release download needs first (target local: the mirror that serves it).
+    release_after: Sequence[pulumi.Resource] = ()
 
 
 class RocketMqHost(pulumi.ComponentResource):
@@ -28,6 +33,7 @@ class RocketMqHost(pulumi.ComponentResource):
     def __init__(self, name: str, args: RocketMqHostArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketmq:index:Host", name, None, opts)
         self.key = args.endpoint.key
+        self.planned = args.planned
         self.connection = args.connection
         self.private_address: pulumi.Output[str] = pulumi.Output.from_input(args.endpoint.private_address)
 
@@ -46,6 +52,6 @@ class RocketMqHost(pulumi.ComponentResource):
             args.connection,
             render_install_script(self.key, args.release),
             parent=self,
-            depends_on=[self.prepared],
+            depends_on=[self.prepared, *args.release_after],
         )
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})

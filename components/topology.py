@@ -5,7 +5,7 @@ No Pulumi here, so the plan is tested in milliseconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from components.config import ClusterConfig, Mode, broker_group_name
 
@@ -15,6 +15,22 @@ FAST_CHANNEL_PORT = BROKER_PORT - 2
 HA_PORT = BROKER_PORT + 1
 ALL_ROCKETMQ_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT, HA_PORT)
 CLIENT_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT)
+SSH_PORT = 22
+
+# target local: every machine shares this machine's loopback, so machine i (in plan order) gets its
+# own ports, clear of RocketMQ's defaults (a RocketMQ already running here keeps 9876/10911) and of
+# Linux's ephemeral range (32768-60999). RocketMQ derives the broker's fast channel (listen - 2) and
+# HA port (listen + 1) itself; a step of 10 keeps them apart.
+LOCAL_SSH_PORT_BASE = 20022  # sshd of machine i: 20022 + i
+LOCAL_NAME_SERVER_PORT_BASE = 19876  # name server of machine i: 19876 + 10 i
+LOCAL_BROKER_PORT_BASE = 20911  # broker listenPort of machine i: 20911 + 10 i (and 20909, 20912)
+LOCAL_PORT_STEP = 10
+LOCAL_ADDRESS = "127.0.0.1"
+
+
+def broker_ports(listen_port: int) -> tuple[int, int, int]:
+    """(fast channel, listenPort, HA): the ports a broker with this listenPort opens."""
+    return listen_port - 2, listen_port, listen_port + 1
 
 
 @dataclass(frozen=True)
@@ -23,6 +39,7 @@ class BrokerNode:
     broker_id: int
     role: str  # ASYNC_MASTER | SYNC_MASTER | SLAVE
     host: str  # key of the PlannedHost carrying it
+    listen_port: int = BROKER_PORT
 
     @property
     def is_master(self) -> bool:
@@ -39,6 +56,16 @@ class PlannedHost:
     name_server: bool
     broker: BrokerNode | None
     zone_slot: int  # index into the available zones/subnets (aws)
+    name_server_port: int = NAME_SERVER_PORT
+    ssh_port: int = SSH_PORT  # target local: sshd of the machine (hosts: the host's own port)
+
+    @property
+    def listen_ports(self) -> tuple[int, ...]:
+        """Every TCP port RocketMQ opens on this host."""
+        ports = [self.name_server_port] if self.name_server else []
+        if self.broker:
+            ports.extend(broker_ports(self.broker.listen_port))
+        return tuple(ports)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -102,6 +129,8 @@ def plan_cluster(cfg: ClusterConfig, zones: int = 2) -> ClusterPlan:
         raise ValueError("zones must be at least 1")
     if cfg.target == "hosts":
         return _plan_existing_hosts(cfg)
+    if cfg.target == "local":
+        return _plan_local_machines(cfg)
     return _plan_dedicated_hosts(cfg, zones)
 
 
@@ -148,6 +177,32 @@ def _plan_existing_hosts(cfg: ClusterConfig) -> ClusterPlan:
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
 
 
-def namesrv_addr(addresses: list[str]) -> str:
-    """The `-n` / namesrvAddr value: ip:9876 joined by ';'."""
-    return ";".join(f"{a}:{NAME_SERVER_PORT}" for a in addresses)
+def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
+    """target local: one machine per name server and per broker, as for aws, on this machine's
+    loopback, each with its own ports (see LOCAL_*_PORT_BASE)."""
+    dedicated = _plan_dedicated_hosts(cfg, zones=1)
+    hosts: list[PlannedHost] = []
+    nodes: list[BrokerNode] = []
+    for index, planned in enumerate(dedicated.hosts):
+        broker = None
+        if planned.broker is not None:
+            broker = replace(planned.broker, listen_port=LOCAL_BROKER_PORT_BASE + LOCAL_PORT_STEP * index)
+            nodes.append(broker)
+        hosts.append(
+            replace(
+                planned,
+                broker=broker,
+                name_server_port=LOCAL_NAME_SERVER_PORT_BASE + LOCAL_PORT_STEP * index,
+                ssh_port=LOCAL_SSH_PORT_BASE + index,
+            )
+        )
+    return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
+
+
+def endpoint(address: str, port: int) -> str:
+    return f"{address}:{port}"
+
+
+def namesrv_addr(endpoints: list[tuple[str, int]]) -> str:
+    """The `-n` / namesrvAddr value: address:port of each name server, joined by ';'."""
+    return ";".join(endpoint(address, port) for address, port in endpoints)

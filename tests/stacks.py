@@ -61,3 +61,10 @@ def hosts_stack(mode: str, hosts: list[dict[str, Any]] | None = None, **override
     }
     stack.update(overrides)
     return stack
+
+
+def local_stack(mode: str, **overrides: Any) -> dict[str, Any]:
+    """target local: the program makes its own machines and key, so no key or hosts are given."""
+    stack: dict[str, Any] = {"mode": mode, "target": "local", "nameServerHeap": "128m", "brokerHeap": "256m"}
+    stack.update(overrides)
+    return stack

@@ -11,7 +11,7 @@ import pytest
 
 from components.config import ConfigError, Mode, parse_config
 from tests.pulumi_harness import PRIVATE_KEY, RecordingMocks, run_main_program
-from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack
+from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_stack
 
 
 @pytest.mark.parametrize(
@@ -199,7 +199,13 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     ("bad heap", aws_stack("single-master", brokerHeap="lots"), "rocketmq:brokerHeap", "'auto' or a JVM size"),
     ("tiny heap", aws_stack("single-master", nameServerHeap="16m"), "rocketmq:nameServerHeap", "at least 64m"),
-    ("unknown target", aws_stack("single-master", target="gcp"), "rocketmq:target", "aws, hosts"),
+    ("unknown target", aws_stack("single-master", target="gcp"), "rocketmq:target", "aws, hosts, local"),
+    (
+        "private key for target local",
+        local_stack("single-master", sshPrivateKey=PRIVATE_KEY),
+        "rocketmq:sshPrivateKey",
+        "is not used for target local",
+    ),
     (
         "missing private key",
         {k: v for k, v in aws_stack("single-master").items() if k != "sshPrivateKey"},
@@ -369,3 +375,10 @@ def test_good_stack_through_main_registers_resources() -> None:
     run = run_main_program(hosts_stack("single-master"), ["sshPrivateKey"])
     assert len(run.commands) == 4  # prepare, install, name server, broker
     assert run.outputs["namesrvAddr"] == "192.0.2.11:9876"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_local_stacks_need_no_key_and_no_hosts(mode: str) -> None:
+    cfg = parse_config(local_stack(mode), secret_keys=frozenset())
+    assert cfg.target == "local" and cfg.hosts == () and cfg.aws is None
+    assert cfg.store_path == "/data/rocketmq/store"

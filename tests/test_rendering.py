@@ -16,7 +16,7 @@ from components import rendering
 from components.config import ReleaseSettings, parse_config
 from components.topology import plan_cluster
 from tests.e2e import rocketmq_dist
-from tests.stacks import MODES, aws_stack, hosts_stack
+from tests.stacks import MODES, aws_stack, hosts_stack, local_stack
 
 NAMESRV = "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
 
@@ -338,3 +338,26 @@ def test_failure_report_shows_what_explains_it(tmp_path: Path) -> None:
     assert "IndexFile.destroy" in report  # store.log
     assert "last shutdown abnormally" in report and "INFO line 50" not in report  # broker.log, trimmed
     assert len(report.splitlines()) < 120
+
+
+def test_planned_ports_reach_the_confs_and_the_checks() -> None:
+    cfg = parse_config(local_stack("master-slave-async", nameServers=1, brokerGroups=1))
+    plan = plan_cluster(cfg)
+    (ns_host,) = plan.name_server_hosts
+    namesrv = f"127.0.0.1:{ns_host.name_server_port}"
+    script = rendering.render_namesrv_script(cfg, ns_host.key, "127.0.0.1", ns_host.name_server_port)
+    assert _props(rendering.render_namesrv_conf(ns_host.name_server_port)) == {"listenPort": "19876"}
+    assert "install_file /etc/rocketmq/namesrv.conf 0644" in script
+    assert '/dev/tcp/$1/19876"' in script and "9876\"'" not in script.replace("19876", "")
+    for node in plan.broker_nodes:
+        conf = _props(rendering.render_broker_conf(cfg, node, "127.0.0.1", namesrv))
+        assert conf["listenPort"] == str(node.listen_port) and conf["brokerIP1"] == conf["brokerIP2"] == "127.0.0.1"
+        broker = rendering.render_broker_script(cfg, node, node.host, "127.0.0.1", namesrv)
+        assert f'BROKER_ENDPOINT="$ADDRESS:{node.listen_port}"' in broker
+
+
+def test_name_server_reads_its_port_from_namesrv_conf() -> None:
+    start = rendering.render_start_script(ReleaseSettings())
+    assert 'bin/mqnamesrv" -c /etc/rocketmq/namesrv.conf' in start
+    cfg = parse_config(hosts_stack("single-master"))
+    assert "listenPort=9876\n" in rendering.render_namesrv_script(cfg, "peer1", "192.0.2.11")

@@ -7,8 +7,8 @@ import itertools
 import pytest
 
 from components.config import parse_config
-from components.topology import broker_role, namesrv_addr, plan_cluster, zone_slot
-from tests.stacks import MODES, aws_stack, hosts_stack
+from components.topology import broker_ports, broker_role, namesrv_addr, plan_cluster, zone_slot
+from tests.stacks import MODES, aws_stack, hosts_stack, local_stack
 
 EXPECTED_MASTER_ROLE = {
     "single-master": "ASYNC_MASTER",
@@ -82,9 +82,49 @@ def test_roles_by_id() -> None:
 
 
 def test_namesrv_addr_format() -> None:
-    assert namesrv_addr(["10.0.0.1", "10.0.0.2", "10.0.0.3"]) == "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
+    assert namesrv_addr([("10.0.0.1", 9876), ("10.0.0.2", 9876), ("10.0.0.3", 19886)]) == (
+        "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:19886"
+    )
 
 
 def test_zero_zones_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="zones"):
         plan_cluster(parse_config(aws_stack("single-master")), zones=0)
+
+
+@pytest.mark.parametrize("stack", [aws_stack, hosts_stack])
+def test_aws_and_hosts_keep_rocketmqs_default_ports(stack) -> None:
+    plan = plan_cluster(parse_config(stack("master-slave-sync")), zones=3)
+    assert {h.name_server_port for h in plan.hosts} == {9876}
+    assert {n.listen_port for n in plan.broker_nodes} == {10911}
+    assert {h.ssh_port for h in plan.hosts} == {22}  # hosts: the connection uses each host's own port
+    assert plan.host(plan.broker_nodes[0].host).listen_ports == (10909, 10911, 10912)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_local_machines_each_get_their_own_ports(mode: str) -> None:
+    cfg = parse_config(local_stack(mode, brokerGroups=2 if mode != "single-master" else 1))
+    plan = plan_cluster(cfg)
+    assert len(plan.hosts) == cfg.name_servers + cfg.broker_groups * (cfg.slaves_per_group + 1)
+    assert [h.ssh_port for h in plan.hosts] == [20022 + i for i in range(len(plan.hosts))]
+    ns_ports = [h.name_server_port for h in plan.name_server_hosts]
+    assert ns_ports == [19876 + 10 * i for i in range(cfg.name_servers)]
+    broker_ports = [n.listen_port for n in plan.broker_nodes]
+    assert broker_ports == [20911 + 10 * (cfg.name_servers + i) for i in range(len(broker_ports))]
+    # Nothing two machines open on the shared loopback collides, sshd included.
+    opened = [port for h in plan.hosts for port in (h.ssh_port, *h.listen_ports)]
+    assert len(opened) == len(set(opened))
+    assert not {9876, 10909, 10911, 10912, 22} & set(opened)
+    assert all(1024 < port < 32768 for port in opened)  # below Linux's ephemeral range
+
+
+def test_the_largest_local_cluster_still_has_distinct_ports() -> None:
+    cfg = parse_config(local_stack("master-slave-async", brokerGroups=26, slavesPerGroup=8, nameServers=9))
+    plan = plan_cluster(cfg)
+    opened = [port for h in plan.hosts for port in (h.ssh_port, *h.listen_ports)]
+    assert len(plan.hosts) == 9 + 26 * 9
+    assert len(opened) == len(set(opened)) and max(opened) < 32768
+
+
+def test_broker_ports_follow_rocketmqs_derivation() -> None:
+    assert broker_ports(20911) == (20909, 20911, 20912)
