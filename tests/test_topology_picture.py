@@ -1,4 +1,5 @@
-"""The picture of the topology: golden Mermaid per mode and target, the SVG through Graphviz.
+"""The picture of the topology: golden Mermaid per mode and target, the SVG through Graphviz, and
+scripts/topology_picture.py (what scripts/topology.sh runs) on stack files.
 
 RMQ_UPDATE_GOLDEN=1 pytest tests/test_topology_picture.py rewrites tests/golden/ after a wanted change."""
 
@@ -6,21 +7,27 @@ from __future__ import annotations
 
 import json
 import os
+import runpy
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.config import parse_config
 from components.topology import plan_cluster
 from components.topology_picture import graphviz_dot, mermaid
-from tests.stacks import MODES, aws_stack, hosts_stack
+from tests.pulumi_harness import PRIVATE_KEY, PROJECT_ROOT, PUBLIC_KEY
+from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack
 
 GOLDEN = Path(__file__).parent / "golden"
-ZONES = 3  # what the program gets from a region: at most aws_fleet.MAX_ZONES
+SCRIPT = PROJECT_ROOT / "scripts" / "topology_picture.py"
+ZONES = 3  # scripts/topology_picture.py's default for aws without subnetIds
+CIPHERTEXT = "v1:TOPOLOGYTESTCIPHERTEXT+never/printed=="
 STACKS = {"aws": aws_stack, "hosts": hosts_stack}
 
 
@@ -80,3 +87,108 @@ def test_dot_renders_to_svg(target: str, mode: str) -> None:
     # Only the replication arrows are visible edges; the grid's are invisible.
     edges = [g for g in svg.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "edge"]
     assert len(edges) == sum(len(g.slaves) for g in plan.groups) == texts.count(mode.rsplit("-", 1)[1])
+
+
+# ---------------------------------------------------------------- the CLI on stack files
+
+
+def _project(tmp_path: Path, config: dict[str, Any], stack: str = "test") -> Path:
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+    return tmp_path
+
+
+def _run(project: Path, *args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    if path is not None:
+        env["PATH"] = path
+    command = [sys.executable, str(SCRIPT), "--project-dir", str(project), *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_cli_draws_the_dev_stack_as_the_program_reads_it() -> None:
+    result = _run(PROJECT_ROOT, "--stack", "dev")
+    assert result.returncode == 0, result.stderr
+    stack = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    ours = {k: json.dumps(v) if isinstance(v, list) else v for k, v in stack.items() if k.startswith("rocketmq:")}
+    cfg = parse_config({**ours, "rocketmq:sshPrivateKey": PRIVATE_KEY, "rocketmq:sshPublicKey": PUBLIC_KEY})
+    assert result.stdout == mermaid(plan_cluster(cfg, zones=ZONES), cfg)
+
+
+def test_cli_reads_yaml_lists_and_secure_keys(tmp_path: Path) -> None:
+    config = {
+        "aws:region": "eu-west-1",
+        "rocketmq:target": "hosts",
+        "rocketmq:mode": "master-slave-async",
+        "rocketmq:hosts": HOSTS_BY_MODE["master-slave-async"],
+        "rocketmq:sshPrivateKey": {"secure": CIPHERTEXT},
+    }
+    result = _run(_project(tmp_path, config), "--stack", "test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (GOLDEN / "topology-hosts-master-slave-async.mmd").read_text()
+    assert CIPHERTEXT not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            {"rocketmq:mode": "multi-master", "rocketmq:slavesPerGroup": 1},
+            "rocketmq:slavesPerGroup: must be 0 in multi-master mode (use master-slave-async or "
+            "master-slave-sync for slaves); got 1",
+        ),
+        ({"rocketmq:brokerGroupz": 2}, "rocketmq:brokerGroupz: is not a setting of this program"),
+        ({"rocketmq:sshPrivateKey": PRIVATE_KEY}, "rocketmq:sshPrivateKey: must be stored as a secret"),
+        ({"rocketmq:clusterName": {"secure": "v1:abc"}}, "rocketmq:clusterName: is a secret, which the picture"),
+    ],
+    ids=["bad-count", "unknown-key", "plain-private-key", "other-secret"],
+)
+def test_cli_refuses_bad_config_in_one_line_naming_the_key(
+    tmp_path: Path, config: dict[str, Any], expected: str
+) -> None:
+    base = {"rocketmq:sshCidrs": ["203.0.113.0/24"], "rocketmq:sshPrivateKey": {"secure": CIPHERTEXT}}
+    result = _run(_project(tmp_path, {**base, **config}), "--stack", "test", "--svg", str(tmp_path / "t.svg"))
+    assert result.returncode == 2
+    assert result.stderr.startswith(expected) and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == "" and not (tmp_path / "t.svg").exists()
+    for secret in (CIPHERTEXT, PRIVATE_KEY.splitlines()[1]):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_cli_names_the_package_when_dot_is_missing(tmp_path: Path) -> None:
+    result = _run(PROJECT_ROOT, "--stack", "dev", "--svg", str(tmp_path / "t.svg"), path=str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == "topology.sh: --svg needs Graphviz's dot: install the graphviz package\n"
+    # Mermaid alone needs nothing.
+    assert _run(PROJECT_ROOT, "--stack", "dev", path=str(tmp_path)).returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed (package graphviz)")
+def test_cli_writes_the_svg(tmp_path: Path) -> None:
+    result = _run(PROJECT_ROOT, "--stack", "dev", "--svg", str(tmp_path / "dev.svg"))
+    assert result.returncode == 0, result.stderr
+    assert "broker-a/0 ASYNC_MASTER :10911" in _svg_texts(ET.parse(tmp_path / "dev.svg").getroot())
+
+
+def test_cli_names_the_stack_files_when_the_stack_is_unknown() -> None:
+    result = _run(PROJECT_ROOT, "--stack", "../etc/passwd")
+    assert result.returncode == 2 and "stack files here: dev" in result.stderr
+
+
+def test_default_zones_follow_the_program() -> None:
+    from components.aws_fleet import MAX_ZONES
+    from components.cluster import MIN_ZONES
+
+    assert runpy.run_path(str(SCRIPT))["DEFAULT_ZONES"] == MAX_ZONES == ZONES
+    assert MIN_ZONES == 2  # --zones offers 2 and 3
+
+
+def test_the_cli_is_type_checked() -> None:
+    # scripts/test.sh runs mypy on components, tests and benchmarks; this covers the CLI too.
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", str(SCRIPT.relative_to(PROJECT_ROOT))],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
