@@ -4,6 +4,7 @@ RocketMQ's own tools. Shared by the e2e suite and benchmarks/e2e_up.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -29,8 +30,13 @@ PASSPHRASE = "e2e-only-passphrase"  # protects only this throwaway local state
 
 def engine_environment() -> dict[str, str]:
     """Builds (or reuses) the Pulumi engine and returns the environment that puts it first."""
+    # Always the engine built from upstream sources, never whatever Pulumi this machine has.
     build = subprocess.run(
-        [str(PROJECT_ROOT / "scripts" / "build-engine.sh")], check=True, capture_output=True, text=True
+        [str(PROJECT_ROOT / "scripts" / "build-engine.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RMQ_BUILD_ENGINE": "1"},
     )
     bin_dir = Path(build.stdout.strip().splitlines()[-1])
     dumped = subprocess.run(

@@ -7,6 +7,8 @@ failed. Hosts are fresh per mode and torn down on failure too.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from components.config import DEFAULT_VERSION
+from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
     Mirror,
@@ -149,6 +152,11 @@ def test_cluster_lifecycle(
     probe = hosts_with(net, mode, "broker")[0]
     expected = expected_brokers(net, mode)
 
+    # -- the engine is upstream's: the CLI, the Python language host and the command provider
+    about = stack.run("about", "--stack", stack.name).stdout
+    assert re.search(r"^language\s+python\s+3\.259\.0\b", about, re.MULTILINE), about
+    assert re.search(r"^resource\s+command\s+1\.2\.1\b", about, re.MULTILINE), about
+
     # -- preview, then up from empty
     preview = stack.run("preview", "--stack", stack.name)
     assert "create" in preview.stdout, preview.stdout
@@ -213,6 +221,11 @@ def test_cluster_lifecycle(
         assert "fileReservedTime=24" in conf
     assert {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts} == ns_pids
     wait_for_cluster(net, probe, namesrv, expected)
+    for host in hosts_with(net, mode, "broker"):
+        # Apache's 4.9.x launchers on JDK 17 without the program's module flags: the shutdown hook
+        # throws this, and the next start refuses the store.
+        journal = net.ssh(host, "sudo -n journalctl --no-pager -u rocketmq-broker.service", check=True).stdout
+        assert "InaccessibleObjectException" not in journal, f"{host}: {journal[-3000:]}"
     consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
 
     # -- SIGKILL the broker JVM: systemd brings it back and it registers again
@@ -236,6 +249,9 @@ def test_cluster_lifecycle(
     wait_for_cluster(net, probe, namesrv, expected)
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-after-reboot", count=2 * MESSAGES)
+
+    if mode == "single-master":
+        _broker_that_never_becomes_healthy_fails_up(net, stack, victim, probe=probe, namesrv=namesrv, expected=expected)
 
     if mode == "master-slave-async":
         # -- stop a master: a group that read from it resumes on its slave, nothing re-read or skipped
@@ -282,6 +298,52 @@ def test_cluster_lifecycle(
             assert net.ssh(host, f"systemctl is-active {unit}").stdout.strip() != "active", f"{unit} on {host}"
             assert net.ssh(host, f"systemctl is-enabled {unit}").stdout.strip() != "enabled", f"{unit} on {host}"
         assert "java" not in net.ssh(host, "ps -u rocketmq -o args= || true").stdout
+
+
+def _broker_that_never_becomes_healthy_fails_up(
+    net: TestNetwork, stack: PulumiStack, host: Any, *, probe: Any, namesrv: str, expected: set[tuple[str, int, str]]
+) -> None:
+    """Something else holds the broker's port when the program restarts it: the broker exits at
+    every start, `up` fails naming the host with the log lines that show why, leaves no process
+    of its own behind, and the next `up` after the port is free heals the cluster."""
+    squatter = "e2e-port-squatter"
+    net.ssh(host, "sudo -n systemctl stop rocketmq-broker.service", check=True)
+    net.ssh(
+        host,
+        f"sudo -n systemd-run --quiet --unit={squatter} python3 -m http.server --bind 0.0.0.0 {BROKER_PORT}",
+        check=True,
+    )
+    try:
+        wait_until(
+            lambda: net.ssh(host, f"ss -Htln sport = :{BROKER_PORT}").stdout.strip() != "",
+            30,
+            f"something to listen on {host}:{BROKER_PORT}",
+        )
+        stack.set_config({"readyTimeoutSeconds": 30})
+        failed = stack.up(check=False)
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0, output
+        assert f"on {host.name} ({host.address}) is not healthy" in output, output
+        assert "Address already in use" in output, output  # the cause, from the broker's own output
+        assert "----- journal of rocketmq-broker.service" in output, output
+        assert not _pids_with_cwd(stack.project), "processes of the failed up still run"
+    finally:
+        net.ssh(host, f"sudo -n systemctl stop {squatter}")
+    stack.set_config({"readyTimeoutSeconds": 180})
+    stack.up()
+    wait_for_cluster(net, probe, namesrv, expected)
+
+
+def _pids_with_cwd(directory: Path) -> list[int]:
+    """Processes on this machine working in ``directory`` (the engine's plugins run there)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == directory:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def _new_jvm(net: TestNetwork, host: Any, old_pid: int) -> bool:
