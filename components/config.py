@@ -12,7 +12,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from components.config_topics import ConsumerGroupSpec, TopicSpec
 
 NAMESPACE = "rocketmq"
 
@@ -80,6 +83,8 @@ CONFIG_KEYS = frozenset(
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
         "storePath", "readyTimeoutSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
+        # topics and consumer groups as code (components/config_topics.py)
+        "topics", "consumerGroups", "pruneTopics",
         # target aws
         "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
         "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "sshPublicKey",
@@ -216,6 +221,9 @@ class ClusterConfig:
     target: str
     hosts: tuple[HostSpec, ...] = ()
     aws: AwsSettings | None = None
+    topics: tuple[TopicSpec, ...] = ()
+    consumer_groups: tuple[ConsumerGroupSpec, ...] = ()
+    prune_topics: bool = False
 
 
 # ---------------------------------------------------------------- helpers
@@ -456,6 +464,16 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
                 f"must lie under /data/rocketmq/ for target aws, where the store's own volume is mounted; got {store_path!r}",
             )
 
+    from components.config_topics import parse_topic_catalog  # it builds on this module's helpers
+
+    catalog = parse_topic_catalog(
+        r.get("topics"),
+        r.get("consumerGroups"),
+        r.get("pruneTopics"),
+        release=release,
+        broker_groups=broker_groups,
+        cluster_name=cluster_name,
+    )
     return ClusterConfig(
         mode=mode,
         broker_groups=broker_groups,
@@ -473,6 +491,9 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         target=target,
         hosts=hosts,
         aws=aws,
+        topics=catalog.topics,
+        consumer_groups=catalog.consumer_groups,
+        prune_topics=catalog.prune,
     )
 
 
