@@ -15,10 +15,15 @@ if [[ ! -x $tools/actionlint ]]; then
   GOBIN=$tools GOFLAGS=-mod=mod go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.7
 fi
 export PATH="$venv/bin:$tools:$PATH"
+# Graphviz's dot draws the topology SVGs that unit tests render.
+if ! command -v dot >/dev/null 2>&1; then
+  echo "installing graphviz (apt)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null
+fi
 
 ruff check .
 ruff format --check .
-mypy components __main__.py tests benchmarks
+mypy components __main__.py tests benchmarks scripts
 pytest
 if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
   tests/e2e/setup-host-tools.sh # debootstrap, systemd-nspawn, ssh, iproute2 (apt)

@@ -181,14 +181,3 @@ def test_default_zones_follow_the_program() -> None:
 
     assert runpy.run_path(str(SCRIPT))["DEFAULT_ZONES"] == MAX_ZONES == ZONES
     assert MIN_ZONES == 2  # --zones offers 2 and 3
-
-
-def test_the_cli_is_type_checked() -> None:
-    # scripts/test.sh runs mypy on components, tests and benchmarks; this covers the CLI too.
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", str(SCRIPT.relative_to(PROJECT_ROOT))],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
