@@ -23,7 +23,7 @@ fi
 
 ruff check .
 ruff format --check .
-mypy components __main__.py tests benchmarks scripts
+mypy components localhosts __main__.py tests benchmarks scripts
 pytest
 if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
   tests/e2e/setup-host-tools.sh # debootstrap, systemd-nspawn, ssh, iproute2 (apt)

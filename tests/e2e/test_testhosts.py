@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from localhosts import machine, system
+
 from . import testhosts
 from .testhosts import TestNetwork
 
@@ -214,7 +216,7 @@ def test_reboot_keeps_disk_and_enabled_units(net: TestNetwork) -> None:
 
 
 def test_reboot_from_inside_the_host(net: TestNetwork) -> None:
-    """``systemctl reboot`` on the host: nspawn exits 133, the host boots again."""
+    """``systemctl reboot`` on the host: nspawn exits 133, the supervisor boots it again."""
     h = net.hosts[0]
     old_leader = net.leader_pid(h)
     assert old_leader is not None
@@ -269,12 +271,14 @@ def test_teardown_leaves_nothing(rootfs: Path) -> None:
         tag = n.tag
         workdir = n.workdir
         assert workdir is not None
-        nspawn_pids = [n._st(h).proc.pid for h in n.hosts]  # type: ignore[union-attr]
+        nspawn_pids = [n.nspawn_pid(h) for h in n.hosts]
+        supervisors = [machine.supervisor_pid(n._st(h).spec) for h in n.hosts]
+        assert all(nspawn_pids) and all(supervisors)
         leaders = [n.leader_pid(h) for h in n.hosts]
         assert all(leaders)
         helper = n.spawn_in_control(["sleep", "300"])
     n.close()
-    _assert_gone(tag, str(workdir), [*nspawn_pids, *leaders, helper.pid])  # type: ignore[list-item]
+    _assert_gone(tag, str(workdir), [*nspawn_pids, *supervisors, *leaders, helper.pid])  # type: ignore[list-item]
 
 
 def test_failed_setup_cleans_up(tmp_path: Path) -> None:
@@ -291,8 +295,8 @@ def test_crashed_run_leftovers_are_cleaned(rootfs: Path) -> None:
     code = textwrap.dedent(
         f"""
         import sys, time
-        sys.path.insert(0, {str(Path(testhosts.__file__).parent)!r})
-        import testhosts
+        sys.path.insert(0, {str(Path(testhosts.__file__).parents[2])!r})
+        from tests.e2e import testhosts
         n = testhosts.TestNetwork(1, rootfs={str(rootfs)!r}, host_names=["crash1"])
         n.__enter__()
         print(n.tag, n.workdir, n.leader_pid(n.hosts[0]), flush=True)
@@ -342,6 +346,6 @@ def _assert_gone(tag: str, workdir: str, pids: list[int]) -> None:
         assert not _pid_exists(pid), f"pid {pid} survived teardown"
     root_addrs = subprocess.run(["ip", "-4", "addr"], capture_output=True, text=True, check=True).stdout
     assert not re.search(r"\b10\.251\.", root_addrs), "test address leaked to root netns"
-    for hierarchy in testhosts.CGROUP_HIERARCHIES:
-        base = testhosts._own_cgroup(hierarchy)
+    for hierarchy in machine.CGROUP_HIERARCHIES:
+        base = system.own_cgroup(hierarchy)
         assert not (base / tag).exists()

@@ -2,8 +2,11 @@
 
 Each test host is a Debian bookworm system container (systemd as PID 1, a real
 sshd) booted with ``systemd-nspawn`` from a shared, cached root filesystem
-(see ``build-rootfs.sh``) through a per-host overlayfs, so every host has its
-own writable "disk" that survives :meth:`TestNetwork.reboot`.
+(see ``scripts/build-rootfs.sh``) through a per-host overlayfs, so every host has
+its own writable "disk" that survives :meth:`TestNetwork.reboot`. Booting, rebooting and
+stopping are the product's own machine runtime (:mod:`localhosts.machine`, which ``target:
+local`` uses too); this module adds what only the tests need: a network namespace per host
+behind a bridge, a control namespace, and memory measurement.
 
 Network layout (everything lives in network namespaces created here; the root
 network namespace is never given an address or a route)::
@@ -34,7 +37,6 @@ Requires root, systemd-nspawn, ssh/ssh-keygen, ip and nsenter (see
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import dataclasses
 import ipaddress
 import logging
@@ -48,10 +50,24 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from localhosts import machine
+from localhosts.machine import CGROUP_HIERARCHIES, DEPLOY_USER, NSPAWN_PROPAGATE_DIR, MachineSpec, build_rootfs
+from localhosts.system import (
+    CGROUP_ROOT,
+    kill_cgroups,
+    kill_pids,
+    mountpoints,
+    own_cgroup,
+    pid_alive,
+    rmdir_cgroup_tree,
+    signal_pid,
+    umount_under,
+)
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -72,16 +88,7 @@ DEFAULT_PREFIX = "rmqe2e"
 SUBNET = ipaddress.IPv4Network("10.251.0.0/24")
 CONTROL_ADDRESS = "10.251.0.1"
 FIRST_HOST_OCTET = 11
-DEPLOY_USER = "deploy"
 NETNS_DIR = Path("/run/netns")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-# v1 hierarchies a container gets its own cgroup in.  "memory" is what
-# peak_memory_bytes() reads; "systemd" (name=systemd) and "unified" must be
-# per container because systemd-nspawn --keep-unit creates its "payload"
-# sub-cgroup below the cgroup it was started in: two containers started from
-# the same cgroup would otherwise share (and fight over) one cgroup tree.
-CGROUP_HIERARCHIES = ("memory", "systemd", "unified")
-NSPAWN_PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 
 
@@ -122,29 +129,15 @@ class SSHResult:
 @dataclasses.dataclass
 class _HostState:
     host: Host
-    root: Path  # per-host directory: upper/, work/, merged/, console.log
-    machine: str  # nspawn machine name (unique, prefixed)
-    cgroups: dict[str, Path]
-    proc: subprocess.Popen[bytes] | None = None
-    console: Any = None  # open file object of console.log while running
-    boots: int = 0
-    stopping: bool = False  # stop() in progress: don't auto-restart
+    spec: MachineSpec  # the machine: disk, cgroups, state directory (upper/, work/, merged/, console.log)
 
     @property
-    def upper(self) -> Path:
-        return self.root / "upper"
+    def machine(self) -> str:
+        return self.spec.name
 
     @property
-    def work(self) -> Path:
-        return self.root / "work"
-
-    @property
-    def merged(self) -> Path:
-        return self.root / "merged"
-
-    @property
-    def console_log(self) -> Path:
-        return self.root / "console.log"
+    def cgroups(self) -> Mapping[str, Path]:
+        return self.spec.cgroups
 
 
 # --------------------------------------------------------------------------
@@ -157,82 +150,6 @@ def _run(argv: Sequence[str], *, check: bool = True, timeout: float = 60) -> sub
     if check and res.returncode != 0:
         raise RuntimeError(f"command failed ({res.returncode}): {shlex.join(argv)}\n{res.stderr.strip()}")
     return res
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _signal_pid(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _own_cgroup(hierarchy: str) -> Path:
-    """Path (below CGROUP_ROOT/<hierarchy>) of this process' cgroup."""
-    want = {"memory": "memory", "systemd": "name=systemd", "unified": ""}[hierarchy]
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if hierarchy == "unified":
-            if line.startswith("0::"):
-                return CGROUP_ROOT / "unified" / path.lstrip("/")
-        elif want in controllers.split(","):
-            return CGROUP_ROOT / hierarchy / path.lstrip("/")
-    raise RuntimeError(f"no {hierarchy} cgroup in /proc/self/cgroup")
-
-
-def _cgroup_pids(cg: Path) -> list[int]:
-    try:
-        text = (cg / "cgroup.procs").read_text()
-    except OSError:
-        return []
-    pids = {int(x) for x in text.split()}
-    for child in _subdirs(cg):
-        pids.update(_cgroup_pids(child))
-    return sorted(pids)
-
-
-def _subdirs(p: Path) -> list[Path]:
-    try:
-        return [c for c in p.iterdir() if c.is_dir() and not c.is_symlink()]
-    except OSError:
-        return []
-
-
-def _rmdir_cgroup_tree(cg: Path) -> None:
-    if not cg.is_dir():
-        return
-    for child in _subdirs(cg):
-        _rmdir_cgroup_tree(child)
-    with contextlib.suppress(OSError):
-        cg.rmdir()
-
-
-def _mountpoints() -> list[str]:
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        # field 5 is the mount point, octal-escaped
-        mp = line.split()[4]
-        points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), mp))
-    return points
-
-
-def _umount_under(path: str) -> None:
-    """Unmount everything at or below ``path``, deepest first."""
-    prefix = path.rstrip("/") + "/"
-    for mp in sorted(
-        (m for m in _mountpoints() if m == path or m.startswith(prefix)),
-        key=len,
-        reverse=True,
-    ):
-        if _run(["umount", mp], check=False).returncode != 0:
-            _run(["umount", "--lazy", mp], check=False)
 
 
 def _netns_inode(name: str) -> int | None:
@@ -256,62 +173,6 @@ def _pids_in_netns(inodes: set[int]) -> list[int]:
     return found
 
 
-def _kill_pids(pids: Iterable[int], *, timeout: float = 5.0) -> None:
-    """SIGTERM the given pids, SIGKILL whatever is left after ``timeout``."""
-    pids = [p for p in pids if p != os.getpid()]
-    for pid in pids:
-        _signal_pid(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        _signal_pid(pid, signal.SIGKILL)
-    _wait_gone(pids, timeout=5.0)
-
-
-def _wait_gone(pids: Iterable[int], *, timeout: float) -> bool:
-    """Wait until none of ``pids`` exists any more (zombies count as gone)."""
-    deadline = time.monotonic() + timeout
-    pending = list(pids)
-    while pending:
-        pending = [p for p in pending if _pid_alive(p) and not _is_zombie(p)]
-        if not pending:
-            break
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
-
-
-def _kill_cgroups(cgroups: Iterable[Path], *, timeout: float = 10.0) -> list[int]:
-    """SIGKILL every process in ``cgroups`` (recursively) until they are
-    empty -- processes forked meanwhile are caught by the next round.
-    Returns the pids that were killed."""
-    cgroups = list(cgroups)
-    killed: set[int] = set()
-    deadline = time.monotonic() + timeout
-    while True:
-        pids = {p for cg in cgroups for p in _cgroup_pids(cg) if p != os.getpid()}
-        pids = {p for p in pids if not _is_zombie(p)}
-        if not pids:
-            return sorted(killed)
-        if time.monotonic() > deadline:
-            log.error("processes survive SIGKILL: %s", sorted(pids))
-            return sorted(killed)
-        for pid in pids:
-            _signal_pid(pid, signal.SIGKILL)
-        killed.update(pids)
-        _wait_gone(pids, timeout=1.0)
-
-
 # --------------------------------------------------------------------------
 # provisioning scripts
 
@@ -319,23 +180,6 @@ def _kill_cgroups(cgroups: Iterable[Path], *, timeout: float = 10.0) -> list[int
 def setup_host_tools() -> None:
     """Install the host tools (apt-get); a no-op when all are present."""
     subprocess.run(["bash", str(E2E_DIR / "setup-host-tools.sh")], check=True)
-
-
-def build_rootfs() -> Path:
-    """Build (or reuse the cached) base rootfs; returns its path."""
-    res = subprocess.run(
-        ["bash", str(E2E_DIR / "build-rootfs.sh")],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    lines = res.stdout.strip().splitlines()
-    if not lines:
-        raise RuntimeError("build-rootfs.sh printed no rootfs path")
-    path = Path(lines[-1])
-    if not (path / "usr/lib/systemd/systemd").exists():
-        raise RuntimeError(f"build-rootfs.sh returned a bad rootfs: {path}")
-    return path
 
 
 # --------------------------------------------------------------------------
@@ -353,7 +197,7 @@ def cleanup_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
 
     def stale(name: str) -> bool:
         m = pat.match(name)
-        return m is not None and not _pid_alive(int(m.group(1)))
+        return m is not None and not pid_alive(int(m.group(1)))
 
     removed: list[str] = []
     try:
@@ -377,11 +221,11 @@ def cleanup_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
                     keep.append(d)
             dirnames[:] = keep
     # A crashed run's containers need no graceful shutdown: SIGKILL them.
-    pids.update(_kill_cgroups(stale_cgroups))
+    pids.update(kill_cgroups(stale_cgroups))
     inodes = {i for i in (_netns_inode(n) for n in stale_ns) if i is not None}
     if inodes:
         others = _pids_in_netns(inodes)
-        _kill_pids(others, timeout=5.0)
+        kill_pids(others, timeout=5.0)
         pids.update(others)
     if pids:
         removed.append(f"processes {sorted(pids)}")
@@ -390,16 +234,16 @@ def cleanup_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
     tmp = Path(tempfile.gettempdir())
     stale_dirs = [p for p in tmp.glob(f"{prefix}-*") if stale(p.name)]
     for sd in stale_dirs:
-        _umount_under(str(sd))
+        umount_under(str(sd))
     # 3. namespaces, cgroups, directories.
     for n in stale_ns:
         if _run(["ip", "netns", "delete", n], check=False).returncode == 0:
             removed.append(f"netns {n}")
     for cg in stale_cgroups:
-        _rmdir_cgroup_tree(cg)
+        rmdir_cgroup_tree(cg)
         removed.append(f"cgroup {cg}")
     for sd in stale_dirs:
-        if not any(m.startswith(str(sd) + "/") for m in _mountpoints()):
+        if not any(m.startswith(str(sd) + "/") for m in mountpoints()):
             shutil.rmtree(sd, ignore_errors=True)
             removed.append(f"dir {sd}")
     for prop in NSPAWN_PROPAGATE_DIR.glob(f"{prefix}-*"):
@@ -607,28 +451,26 @@ class TestNetwork:
         for h in self.hosts:
             cgroups: dict[str, Path] = {}
             for hierarchy in CGROUP_HIERARCHIES:
-                base = _own_cgroup(hierarchy) / self.tag
+                base = own_cgroup(hierarchy) / self.tag
                 if base not in self._cgroup_bases:
                     base.mkdir(exist_ok=True)
                     self._cgroup_bases.append(base)
-                cg = base / h.name
-                cg.mkdir(exist_ok=True)
-                cgroups[hierarchy] = cg
-            mem = cgroups["memory"]
-            if self._memory_limit is not None:
-                (mem / "memory.limit_in_bytes").write_text(str(self._memory_limit))
-            self._state[h.name] = _HostState(
-                host=h,
-                root=self._wd() / "hosts" / h.name,
-                machine=f"{self.tag}-{h.name}",
+                cgroups[hierarchy] = base / h.name
+            spec = MachineSpec(
+                name=f"{self.tag}-{h.name}",
+                hostname=h.name,
+                rootfs=self.rootfs,
+                state_dir=self._wd() / "hosts" / h.name,
                 cgroups=cgroups,
+                netns_path=str(NETNS_DIR / h.netns),
+                extra_nspawn_args=tuple(self._extra_nspawn_args),
             )
+            machine.make_cgroups(spec, self._memory_limit)
+            self._state[h.name] = _HostState(host=h, spec=spec)
 
     def _prepare_host_disk(self, st: _HostState) -> None:
-        for d in (st.upper, st.work, st.merged):
-            d.mkdir(parents=True)
-        self._mount_overlay(st)
-        m = st.merged
+        machine.prepare_disk(st.spec)
+        m = st.spec.merged
         h = st.host
         (m / "etc/hostname").write_text(f"{h.name}\n")
         hosts = [
@@ -640,31 +482,8 @@ class TestNetwork:
         (m / "etc/hosts").write_text("\n".join(hosts) + "\n")
         (m / "etc/resolv.conf").unlink(missing_ok=True)
         (m / "etc/resolv.conf").write_text("# no DNS in the e2e test network\n")
-        key = self._wd() / "ssh" / f"hostkey_{h.name}"
-        dst = m / "etc/ssh/ssh_host_ed25519_key"
-        shutil.copyfile(key, dst)
-        os.chmod(dst, 0o600)
-        shutil.copyfile(key.with_suffix(".pub"), dst.with_suffix(".pub"))
-        os.chmod(dst.with_suffix(".pub"), 0o644)
-        uid, gid = self._deploy_ids(m)
-        ak = m / "home" / DEPLOY_USER / ".ssh" / "authorized_keys"
-        shutil.copyfile(self.private_key_path.with_suffix(".pub"), ak)
-        os.chmod(ak, 0o600)
-        os.chown(ak, uid, gid)
-
-    @staticmethod
-    def _deploy_ids(root: Path) -> tuple[int, int]:
-        for line in (root / "etc/passwd").read_text().splitlines():
-            f = line.split(":")
-            if f[0] == DEPLOY_USER:
-                return int(f[2]), int(f[3])
-        raise RuntimeError(f"no user {DEPLOY_USER} in {root}/etc/passwd")
-
-    def _mount_overlay(self, st: _HostState) -> None:
-        if str(st.merged) in _mountpoints():
-            return
-        opts = f"lowerdir={self.rootfs},upperdir={st.upper},workdir={st.work}"
-        _run(["mount", "-t", "overlay", f"{st.machine}", "-o", opts, str(st.merged)])
+        public_key = self.private_key_path.with_suffix(".pub").read_text()
+        machine.install_ssh_keys(st.spec, self._wd() / "ssh" / f"hostkey_{h.name}", public_key)
 
     # ----------------------------------------------------------- lifecycle
 
@@ -680,122 +499,27 @@ class TestNetwork:
 
     def nspawn_argv(self, host: Host | str) -> list[str]:
         """The systemd-nspawn command line used to boot ``host``."""
-        st = self._st(host)
-        return [
-            "systemd-nspawn",
-            "--quiet",
-            "--boot",
-            f"--directory={st.merged}",
-            f"--machine={st.machine}",
-            f"--hostname={st.host.name}",
-            f"--network-namespace-path={NETNS_DIR / st.host.netns}",
-            "--register=no",
-            "--keep-unit",
-            "--private-users=no",
-            "--resolv-conf=off",
-            "--timezone=off",
-            "--link-journal=no",
-            "--settings=no",
-            "--console=read-only",
-            *self._extra_nspawn_args,
-        ]
-
-    def nspawn_env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SYSTEMD_", "NOTIFY_SOCKET", "LISTEN_"))}
-        return env
+        return machine.nspawn_argv(self._st(host).spec)
 
     def is_running(self, host: Host | str) -> bool:
-        st = self._st(host)
-        return st.proc is not None and st.proc.poll() is None
+        return machine.is_running(self._st(host).spec)
 
     def start(self, host: Host | str) -> None:
-        """Boot ``host`` (no-op if running); does not wait for readiness."""
+        """Boot ``host`` (no-op if running); does not wait for readiness.
+
+        The machine runtime's supervisor boots it again when it reboots itself."""
         st = self._st(host)
         with self._lock:
-            self._start_locked(st)
-
-    def _start_locked(self, st: _HostState) -> None:
-        if self.is_running(st.host):
-            return
-        self._reap(st)
-        self._mount_overlay(st)
-        # Enter the per-host cgroups, then exec nspawn (same PID), so the
-        # container is accounted there from its very first page.
-        procs = " ".join(shlex.quote(str(cg / "cgroup.procs")) for cg in st.cgroups.values())
-        script = f'for f in {procs}; do echo $$ > "$f"; done; exec "$@"'
-        st.console = open(st.console_log, "ab")  # noqa: SIM115
-        st.console.write(f"\n==== boot {st.boots + 1} at {time.ctime()} ====\n".encode())
-        st.console.flush()
-        st.proc = subprocess.Popen(
-            ["sh", "-c", script, "sh", *self.nspawn_argv(st.host)],
-            stdin=subprocess.DEVNULL,
-            stdout=st.console,
-            stderr=subprocess.STDOUT,
-            env=self.nspawn_env(),
-            cwd="/",
-            start_new_session=True,
-        )
-        st.boots += 1
-        threading.Thread(
-            target=self._supervise,
-            args=(st, st.proc),
-            name=f"supervise-{st.machine}",
-            daemon=True,
-        ).start()
-
-    def _supervise(self, st: _HostState, proc: subprocess.Popen[bytes]) -> None:
-        """Boot again when the container reboots itself (``systemctl reboot``
-        inside it makes systemd-nspawn exit with status 133)."""
-        rc = proc.wait()
-        with self._lock:
-            if rc == 133 and st.proc is proc and not st.stopping and not self._closing:
-                log.info("%s rebooted itself; booting it again", st.host)
-                self._start_locked(st)
-
-    def _reap(self, st: _HostState) -> None:
-        if st.proc is not None:
-            st.proc.wait()
-            st.proc = None
-        if st.console is not None:
-            st.console.close()
-            st.console = None
+            machine.start(st.spec)
 
     def stop(self, host: Host | str, timeout: float = 30.0) -> int | None:
         """Power ``host`` off cleanly; SIGKILL everything after ``timeout``.
 
-        SIGTERM to systemd-nspawn makes it send SIGRTMIN+3 to the container's
-        systemd, i.e. a clean ``poweroff``.  Returns nspawn's exit code (None
-        if the host was not running).
-        """
-        st = self._st(host)
-        with self._lock:
-            if st.proc is None:
-                return None
-            st.stopping = True
-        try:
-            return self._stop(st, timeout)
-        finally:
-            st.stopping = False
+        Returns nspawn's exit code (None if the host was not running)."""
+        return machine.stop(self._st(host).spec, timeout)
 
-    def _stop(self, st: _HostState, timeout: float) -> int | None:
-        assert st.proc is not None
-        if st.proc.poll() is None:
-            _signal_pid(st.proc.pid, signal.SIGTERM)
-            try:
-                st.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                log.warning("%s did not power off in %.0fs; killing", st.host, timeout)
-                self._kill_cgroup(st)
-                st.proc.wait(timeout=10)
-        # The container's init dies with nspawn, but be sure nothing of this
-        # host survives (e.g. nspawn SIGKILLed by someone else).
-        self._kill_cgroup(st)
-        rc = st.proc.returncode
-        self._reap(st)
-        return rc
-
-    def _kill_cgroup(self, st: _HostState) -> None:
-        _kill_cgroups(st.cgroups.values())
+    def nspawn_pid(self, host: Host | str) -> int | None:
+        return machine.nspawn_pid(self._st(host).spec)
 
     def reboot(self, host: Host | str, timeout: float | None = None) -> float:
         """Power off and boot again from the same disk; wait until ready.
@@ -841,11 +565,11 @@ class TestNetwork:
         last = ""
         while True:
             if not self.is_running(st.host):
-                if st.proc is not None and st.proc.returncode == 133:
-                    time.sleep(0.1)  # rebooting itself; the supervisor restarts it
+                if machine.is_rebooting(st.spec):
+                    time.sleep(0.1)  # rebooting itself; the supervisor boots it again
                     continue
                 raise HostNotReadyError(
-                    f"{st.host}: container exited (rc={st.proc and st.proc.returncode})\n{self.console_tail(st.host)}"
+                    f"{st.host}: container exited (rc={machine.last_exit_status(st.spec)})\n{self.console_tail(st.host)}"
                 )
             left = deadline - time.monotonic()
             if left <= 0:
@@ -932,11 +656,11 @@ class TestNetwork:
     def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
         """SIGTERM ``proc`` by PID, SIGKILL after ``timeout``; returns its rc."""
         if proc.poll() is None:
-            _signal_pid(proc.pid, signal.SIGTERM)
+            signal_pid(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _signal_pid(proc.pid, signal.SIGKILL)
+                signal_pid(proc.pid, signal.SIGKILL)
                 proc.wait()
         return proc.returncode
 
@@ -951,28 +675,14 @@ class TestNetwork:
 
     def leader_pid(self, host: Host | str) -> int | None:
         """PID (host view) of the container's systemd, or None."""
-        st = self._st(host)
-        if not self.is_running(st.host):
-            return None
-        assert st.proc is not None
-        children = Path(f"/proc/{st.proc.pid}/task/{st.proc.pid}/children")
-        with contextlib.suppress(OSError):
-            for pid in children.read_text().split():
-                return int(pid)
-        return None
+        return machine.leader_pid(self._st(host).spec)
 
     def console_tail(self, host: Host | str, lines: int = 40) -> str:
-        st = self._st(host)
-        try:
-            text = st.console_log.read_text(errors="replace").replace("\r", "")
-        except OSError:
-            return ""
-        kept = [line for line in text.splitlines() if line.strip()]
-        return "\n".join(kept[-lines:])
+        return machine.console_tail(self._st(host).spec, lines)
 
     def disk_path(self, host: Host | str) -> Path:
         """The host's root filesystem as seen from outside (overlay mount)."""
-        return self._st(host).merged
+        return self._st(host).spec.merged
 
     # -------------------------------------------------------------- memory
 
@@ -1019,7 +729,7 @@ class TestNetwork:
         for proc in self._spawned:
             attempt(f"stop pid {proc.pid}", self.stop_process, proc, 5.0)
         # Power off all containers in parallel.
-        running = [st for st in self._state.values() if st.proc is not None]
+        running = [st for st in self._state.values() if machine.supervisor_pid(st.spec) is not None]
         if running:
             with concurrent.futures.ThreadPoolExecutor(len(running)) as pool:
                 for fut in [pool.submit(self.stop, st.host, 20.0) for st in running]:
@@ -1028,25 +738,25 @@ class TestNetwork:
                     except Exception as e:
                         errors.append(f"stop: {e}")
         for st in self._state.values():
-            attempt(f"kill {st.host}", self._kill_cgroup, st)
+            attempt(f"kill {st.host}", kill_cgroups, st.cgroups.values())
         # Anything else still in our namespaces (shouldn't be).
         inodes = {i for i in (_netns_inode(n) for n in self._created_netns) if i is not None}
         if inodes:
-            attempt("kill netns processes", _kill_pids, _pids_in_netns(inodes))
+            attempt("kill netns processes", kill_pids, _pids_in_netns(inodes))
         if self.workdir is not None:
-            attempt("umount", _umount_under, str(self.workdir))
+            attempt("umount", umount_under, str(self.workdir))
         for ns in reversed(self._created_netns):
             attempt(f"netns {ns}", _run, ["ip", "netns", "delete", ns])
         self._created_netns.clear()
         for base in self._cgroup_bases:
-            attempt(f"cgroup {base}", _rmdir_cgroup_tree, base)
+            attempt(f"cgroup {base}", rmdir_cgroup_tree, base)
         for st in self._state.values():
             prop = NSPAWN_PROPAGATE_DIR / st.machine
             if prop.exists():
                 shutil.rmtree(prop, ignore_errors=True)
         if self.workdir is not None and self.workdir.exists():
             wd = str(self.workdir)
-            if any(m == wd or m.startswith(wd + "/") for m in _mountpoints()):
+            if any(m == wd or m.startswith(wd + "/") for m in mountpoints()):
                 errors.append(f"mounts remain below {wd}; not removing it")
             else:
                 shutil.rmtree(self.workdir, ignore_errors=True)
