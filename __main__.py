@@ -12,6 +12,8 @@ except ConfigError as error:
     # One clear line, no traceback, before any resource is registered.
     raise pulumi.RunError(str(error)) from None
 
-outputs = deploy(cluster_config, pulumi.Config(NAMESPACE).require_secret("sshPrivateKey"))
+# target local makes its own key pair; the others need the stack's.
+private_key = None if cluster_config.target == "local" else pulumi.Config(NAMESPACE).require_secret("sshPrivateKey")
+outputs = deploy(cluster_config, private_key)
 for export_name, value in outputs.as_exports().items():
     pulumi.export(export_name, value)

@@ -9,6 +9,7 @@ import pulumi
 
 from components.broker_pair import BrokerPair, BrokerPairArgs
 from components.config import ClusterConfig
+from components.local_fleet import LocalFleet, LocalFleetArgs
 from components.name_server_tier import NameServerTier, NameServerTierArgs
 from components.remote import Bastion, HostEndpoint, connection_for
 from components.rocketmq_host import RocketMqHost, RocketMqHostArgs
@@ -65,10 +66,22 @@ def _existing_endpoints(cfg: ClusterConfig) -> tuple[ClusterPlan, dict[str, Host
     return plan, endpoints
 
 
-def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str]) -> ClusterOutputs:
+def _local_fleet(cfg: ClusterConfig) -> tuple[ClusterPlan, LocalFleet]:
+    plan = plan_cluster(cfg)
+    stack = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+    return plan, LocalFleet("rocketmq-local", LocalFleetArgs(plan=plan, release=cfg.release, stack=stack))
+
+
+def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> ClusterOutputs:
+    """`private_key` is the stack's sshPrivateKey; target local makes its own (None here)."""
+    mirror: pulumi.Input[str] | None = None
     if cfg.target == "local":
-        raise pulumi.RunError("rocketmq:target: local is planned but cannot deploy yet")
-    plan, endpoints = _aws_endpoints(cfg) if cfg.target == "aws" else _existing_endpoints(cfg)
+        plan, fleet = _local_fleet(cfg)
+        endpoints, private_key, mirror = fleet.endpoints, fleet.private_key, fleet.mirror_url
+    else:
+        plan, endpoints = _aws_endpoints(cfg) if cfg.target == "aws" else _existing_endpoints(cfg)
+    if private_key is None:
+        raise pulumi.RunError("rocketmq:sshPrivateKey: is required for target " + cfg.target)
     bastion = None
     if cfg.aws is not None and cfg.aws.bastion_host:
         bastion = Bastion(cfg.aws.bastion_host, cfg.aws.bastion_user or cfg.aws.ssh_user)
@@ -82,6 +95,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str]) -> ClusterOutputs
                 release=cfg.release,
                 store_path=cfg.store_path,
                 planned=planned,
+                mirror=mirror,
             ),
         )
         for planned in plan.hosts

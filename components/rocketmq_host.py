@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 from pulumi_command import remote
@@ -21,8 +20,8 @@ class RocketMqHostArgs:
     release: ReleaseSettings
     store_path: str
     planned: PlannedHost
-    # Resources the release download needs first (target local: the mirror that serves it).
-    release_after: Sequence[pulumi.Resource] = ()
+    # The mirror to download from when it is decided at deploy time (target local), else release.mirror.
+    mirror: pulumi.Input[str] | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
@@ -47,11 +46,16 @@ class RocketMqHost(pulumi.ComponentResource):
             parent=self,
             depends_on=args.endpoint.ready_after,
         )
+        install_script: pulumi.Input[str] = render_install_script(self.key, args.release)
+        if args.mirror is not None:
+            install_script = pulumi.Output.from_input(args.mirror).apply(
+                lambda mirror: render_install_script(self.key, replace(args.release, mirror=mirror))
+            )
         self.installed = root_script(
             f"{name}-install",
             args.connection,
-            render_install_script(self.key, args.release),
+            install_script,
             parent=self,
-            depends_on=[self.prepared, *args.release_after],
+            depends_on=[self.prepared],
         )
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})

@@ -19,6 +19,20 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEYNOTREAL0123456789abcde
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 AMI_ID = "ami-0123456789abcdef0"
 COMMAND_TYPE = "command:remote:Command"
+LOCAL_COMMAND_TYPE = "command:local:Command"
+LOCAL_ROOTFS = "/var/cache/rocketmq-pulumi/rootfs-bookworm-0123456789abcdef"
+LOCAL_MIRROR_FALLBACK = "http://127.0.0.1:19800"
+
+
+def local_command_stdout(create: str) -> str:
+    """What target local's `python -m localhosts` commands print: the rootfs, the private key, the mirror."""
+    if create.endswith(" rootfs"):
+        return LOCAL_ROOTFS + "\n"
+    if " keygen " in create:
+        return PRIVATE_KEY
+    if " mirror start " in create:
+        return LOCAL_MIRROR_FALLBACK + "\n"
+    return ""
 
 
 @dataclass
@@ -52,6 +66,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["keyName"] = args.name
         elif args.typ == COMMAND_TYPE:
             outputs.update(stdout="", stderr="")
+        elif args.typ == LOCAL_COMMAND_TYPE:
+            outputs.update(stdout=local_command_stdout(str(args.inputs.get("create", ""))), stderr="")
         self.resources.append(Registered(args.typ, args.name, dict(args.inputs), outputs))
         return resource_id, outputs
 
