@@ -1,5 +1,11 @@
 """AwsFleet: the EC2 side of target `aws`: network, security group, key pair, one instance per
-planned host, and an encrypted gp3 data volume for every broker's store."""
+planned host, and an encrypted gp3 data volume for every broker's store.
+
+Built for a stack that runs `pulumi up` for years: what clients and SSH rely on outlives any one
+instance. Each host's network interface (its private address) and Elastic IP are resources of
+their own, a broker's store volume is re-attached to a replacement instance (detached first) and
+kept by `destroy` unless told otherwise, and neither a newer AMI nor a new public key replaces a
+running instance."""
 
 from __future__ import annotations
 
@@ -48,11 +54,13 @@ def resolve_ami(settings: AwsSettings) -> str:
     return image.id
 
 
-def subnet_cidrs(vpc_cidr: str, count: int, offset: int) -> list[str]:
-    """/24s carved from the VPC: public ones from offset 0, private ones from offset 128."""
+def subnet_cidrs(vpc_cidr: str, count: int, *, private: bool) -> list[str]:
+    """/24s carved from the VPC: public ones from the start of its first half, private ones from
+    the start of its second half (the config parser refuses VPCs too small for both)."""
     network = ipaddress.IPv4Network(vpc_cidr)
-    subnets = list(network.subnets(new_prefix=24))
-    return [str(subnets[offset + i]) for i in range(count)]
+    first = (2 ** (24 - network.prefixlen)) // 2 if private else 0
+    base = int(network.network_address)
+    return [str(ipaddress.IPv4Network((base + (first + i) * 256, 24))) for i in range(count)]
 
 
 class AwsFleet(pulumi.ComponentResource):
@@ -62,13 +70,22 @@ class AwsFleet(pulumi.ComponentResource):
         settings = args.settings
         child = pulumi.ResourceOptions(parent=self)
 
+        # Elastic IPs need the VPC's internet gateway first (AWS refuses them before it is attached).
+        self._gateway: aws.ec2.InternetGateway | None = None
         if settings.vpc_id:
             self.vpc_id: pulumi.Input[str] = settings.vpc_id
             self.subnet_ids: list[pulumi.Input[str]] = list(settings.subnet_ids)
+            self.subnet_zones: list[pulumi.Input[str]] = [
+                aws.ec2.get_subnet_output(id=subnet_id).availability_zone for subnet_id in settings.subnet_ids
+            ]
         else:
-            self.vpc_id, self.subnet_ids = self._network(settings, list(args.zones)[:MAX_ZONES], child)
+            zones = list(args.zones)[:MAX_ZONES]
+            self.vpc_id, self.subnet_ids = self._network(settings, zones, child)
+            self.subnet_zones = list(zones)
 
         self.security_group = self._security_group(settings, child)
+        # A new public key makes a new key pair; instances keep theirs (ignore_changes below) and the
+        # prepare step puts the new key on every host.
         self.key_pair = aws.ec2.KeyPair(f"{name}-key", public_key=settings.ssh_public_key, opts=child)
         ami = resolve_ami(settings)
 
@@ -98,6 +115,7 @@ class AwsFleet(pulumi.ComponentResource):
             opts=child,
         )
         gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, opts=child)
+        self._gateway = gateway
         public_routes = aws.ec2.RouteTable(
             f"{name}-public",
             vpc_id=vpc.id,
@@ -105,7 +123,9 @@ class AwsFleet(pulumi.ComponentResource):
             opts=child,
         )
         public_subnets = []
-        for index, (zone, cidr) in enumerate(zip(zones, subnet_cidrs(settings.vpc_cidr, len(zones), 0), strict=True)):
+        for index, (zone, cidr) in enumerate(
+            zip(zones, subnet_cidrs(settings.vpc_cidr, len(zones), private=False), strict=True)
+        ):
             subnet = aws.ec2.Subnet(
                 f"{name}-public-{index}",
                 vpc_id=vpc.id,
@@ -123,8 +143,11 @@ class AwsFleet(pulumi.ComponentResource):
             return vpc.id, [s.id for s in public_subnets]
 
         # Hosts without public IPs still need egress for packages and the release mirror.
-        nat_ip = aws.ec2.Eip(f"{name}-nat", domain="vpc", opts=child)
-        nat = aws.ec2.NatGateway(f"{name}-nat", allocation_id=nat_ip.id, subnet_id=public_subnets[0].id, opts=child)
+        after_gateway = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[gateway]))
+        nat_ip = aws.ec2.Eip(f"{name}-nat", domain="vpc", opts=after_gateway)
+        nat = aws.ec2.NatGateway(
+            f"{name}-nat", allocation_id=nat_ip.id, subnet_id=public_subnets[0].id, opts=after_gateway
+        )
         private_routes = aws.ec2.RouteTable(
             f"{name}-private",
             vpc_id=vpc.id,
@@ -132,7 +155,9 @@ class AwsFleet(pulumi.ComponentResource):
             opts=child,
         )
         private_subnets: list[pulumi.Input[str]] = []
-        for index, (zone, cidr) in enumerate(zip(zones, subnet_cidrs(settings.vpc_cidr, len(zones), 128), strict=True)):
+        for index, (zone, cidr) in enumerate(
+            zip(zones, subnet_cidrs(settings.vpc_cidr, len(zones), private=True), strict=True)
+        ):
             subnet = aws.ec2.Subnet(
                 f"{name}-private-{index}",
                 vpc_id=vpc.id,
@@ -200,15 +225,28 @@ class AwsFleet(pulumi.ComponentResource):
         self, planned: PlannedHost, settings: AwsSettings, ami: str, child: pulumi.ResourceOptions
     ) -> HostEndpoint:
         name = f"{self._name}-{planned.key}"
+        slot = planned.zone_slot % len(self.subnet_ids)
         instance_type = settings.name_server_instance_type if planned.broker is None else settings.broker_instance_type
+        # The host's address lives on its own interface: a replacement instance takes the same
+        # interface, so name server addresses in every client's namesrvAddr stay true.
+        interface = aws.ec2.NetworkInterface(
+            f"{name}-eth0",
+            subnet_id=self.subnet_ids[slot],
+            security_groups=[self.security_group.id],
+            description=f"{name}: keeps the host's address across instance replacements",
+            tags={"Name": f"{name}-eth0"},
+            opts=child,
+        )
+        # A newer official image never replaces a running host: only a pinned `ami` does.
+        ignored = ["keyName"] if settings.ami else ["ami", "keyName"]
         instance = aws.ec2.Instance(
             name,
             ami=ami,
             instance_type=instance_type,
-            subnet_id=self.subnet_ids[planned.zone_slot % len(self.subnet_ids)],
-            vpc_security_group_ids=[self.security_group.id],
+            primary_network_interface=aws.ec2.InstancePrimaryNetworkInterfaceArgs(
+                network_interface_id=interface.id, delete_on_termination=False
+            ),
             key_name=self.key_pair.key_name,
-            associate_public_ip_address=settings.public_ip,
             metadata_options=aws.ec2.InstanceMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
@@ -216,21 +254,39 @@ class AwsFleet(pulumi.ComponentResource):
                 volume_type="gp3", volume_size=ROOT_VOLUME_GIB, encrypted=True
             ),
             tags={"Name": name, "rocketmq:roles": ",".join(planned.roles)},
-            opts=child,
+            # The interface (and the store volume) can belong to one instance at a time.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(ignore_changes=ignored, delete_before_replace=True)
+            ),
         )
         self.instances[planned.key] = instance
-        ssh_host = instance.public_ip if settings.public_ip else instance.private_ip
+        ssh_host: pulumi.Input[str] = interface.private_ip
+        if settings.public_ip:
+            # Auto-assigned public IPs change at every stop/start; an Elastic IP does not.
+            public = aws.ec2.Eip(
+                f"{name}-ip",
+                domain="vpc",
+                network_interface=interface.id,
+                tags={"Name": name},
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(depends_on=[self._gateway] if self._gateway else [])
+                ),
+            )
+            ssh_host = public.public_ip
         if planned.broker is None:
-            return HostEndpoint(planned.key, ssh_host, instance.private_ip, settings.ssh_user, ready_after=[instance])
+            return HostEndpoint(planned.key, ssh_host, interface.private_ip, settings.ssh_user, ready_after=[instance])
 
         volume = aws.ebs.Volume(
             f"{name}-store",
-            availability_zone=instance.availability_zone,
+            availability_zone=self.subnet_zones[slot],
             size=settings.data_volume_size_gib,
             type="gp3",
             encrypted=True,
             tags={"Name": f"{name}-store"},
-            opts=child,
+            # `pulumi destroy` keeps the store unless rocketmq:retainStoreOnDestroy is false.
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(retain_on_delete=settings.retain_store_on_destroy)
+            ),
         )
         attachment = aws.ec2.VolumeAttachment(
             f"{name}-store",
@@ -238,12 +294,13 @@ class AwsFleet(pulumi.ComponentResource):
             instance_id=instance.id,
             volume_id=volume.id,
             stop_instance_before_detaching=True,
-            opts=child,
+            # AWS attaches a volume to one instance at a time: detach from the old one first.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
         )
         return HostEndpoint(
             planned.key,
             ssh_host,
-            instance.private_ip,
+            interface.private_ip,
             settings.ssh_user,
             data_volume_id=volume.id,
             ready_after=[instance, attachment],

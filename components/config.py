@@ -88,6 +88,7 @@ CONFIG_KEYS = frozenset(
         # target aws
         "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
         "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "sshPublicKey",
+        "retainStoreOnDestroy",
     }
 )  # fmt: skip
 
@@ -175,6 +176,7 @@ class AwsSettings:
     bastion_host: str | None = None
     bastion_user: str | None = None
     ssh_public_key: str = ""
+    retain_store_on_destroy: bool = True
     ssh_user: str = "ec2-user"
 
 
@@ -713,6 +715,12 @@ def _aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         bastion_user = _pattern(
             "bastionUser", bastion_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name"
         )
+    if not public_ip and not vpc_id:
+        raise ConfigError(
+            "publicIp",
+            "false needs rocketmq:vpcId and rocketmq:subnetIds of an existing VPC that your bastion reaches; "
+            "a dedicated VPC has no bastion, so its private hosts could not be reached",
+        )
     if not public_ip and not bastion_host:
         raise ConfigError(
             "bastionHost",
@@ -756,4 +764,5 @@ def _aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         bastion_user=bastion_user,
         ssh_public_key=public_key,
         ssh_user=ssh_user or _OS_LOGIN[os_name],
+        retain_store_on_destroy=_boolean("retainStoreOnDestroy", r.get("retainStoreOnDestroy", True)),
     )

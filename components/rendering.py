@@ -125,7 +125,7 @@ def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, names
     )
 
 
-def render_unit(role: str) -> str:
+def render_unit(role: str, store_path: str) -> str:
     description = "Apache RocketMQ name server" if role == "namesrv" else "Apache RocketMQ broker"
     return render(
         "rocketmq.service.j2",
@@ -133,6 +133,7 @@ def render_unit(role: str) -> str:
         description=description,
         rocketmq_home=ROCKETMQ_HOME,
         stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
+        store_path=store_path,
     )
 
 
@@ -146,10 +147,10 @@ def render_start_script(release: ReleaseSettings) -> str:
     )
 
 
-def _common_files(role: str, release: ReleaseSettings, env_content: str) -> list[HostFile]:
+def _common_files(role: str, cfg: ClusterConfig, env_content: str) -> list[HostFile]:
     return [
-        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(release)),
-        HostFile(f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role)),
+        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(cfg.release)),
+        HostFile(f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role, cfg.store_path)),
         HostFile(f"/etc/rocketmq/{role}.env", "0644", env_content),
     ]
 
@@ -188,7 +189,7 @@ def render_namesrv_conf(port: int) -> str:
 def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
     env = render("namesrv.env.j2", version=cfg.release.version, heap=cfg.heap.name_server or "auto")
     files = [
-        *_common_files("namesrv", cfg.release, env),
+        *_common_files("namesrv", cfg, env),
         HostFile("/etc/rocketmq/namesrv.conf", "0644", render_namesrv_conf(port)),
     ]
     return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, files, port=port)
@@ -203,7 +204,7 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
         namesrv_addr=namesrv_addr,
     )
     files = [
-        *_common_files("broker", cfg.release, env),
+        *_common_files("broker", cfg, env),
         HostFile("/etc/rocketmq/broker.conf", "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
     ]
     return _service_script(

@@ -234,7 +234,29 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "rocketmq:vpcId",
         "is required",
     ),
-    ("no public ip and no bastion", aws_stack("single-master", publicIp=False), "rocketmq:bastionHost", "is required"),
+    (
+        "no public ip and no bastion",
+        aws_stack(
+            "single-master",
+            publicIp=False,
+            vpcId="vpc-0123456789abcdef0",
+            subnetIds=json.dumps(["subnet-0000000000000000a"]),
+        ),
+        "rocketmq:bastionHost",
+        "is required",
+    ),
+    (
+        "no public ip in a dedicated VPC",
+        aws_stack("single-master", publicIp=False, bastionHost="bastion.example.com"),
+        "rocketmq:publicIp",
+        "needs rocketmq:vpcId",
+    ),
+    (
+        "store retention not a boolean",
+        aws_stack("single-master", retainStoreOnDestroy="sometimes"),
+        "rocketmq:retainStoreOnDestroy",
+        "true or false",
+    ),
     (
         "store outside the data volume",
         aws_stack("single-master", storePath="/var/lib/store"),

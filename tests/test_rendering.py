@@ -84,14 +84,16 @@ def test_extra_properties_are_appended_sorted() -> None:
 
 
 def test_unit_files() -> None:
-    broker = rendering.render_unit("broker")
+    broker = rendering.render_unit("broker", "/data/rocketmq/store")
     assert "ExecStart=/usr/local/libexec/rocketmq/start broker" in broker
     assert "ExecStop=-/bin/sh /opt/rocketmq/current/bin/mqshutdown broker" in broker
     assert "Restart=on-failure" in broker
     assert "LimitNOFILE=655350" in broker
     assert "WantedBy=multi-user.target" in broker
     assert "After=network-online.target rocketmq-namesrv.service" in broker
-    namesrv = rendering.render_unit("namesrv")
+    assert "RequiresMountsFor=/data/rocketmq/store" in broker
+    namesrv = rendering.render_unit("namesrv", "/data/rocketmq/store")
+    assert "RequiresMountsFor" not in namesrv
     assert (
         "mqshutdown namesrv" in namesrv
         and "rocketmq-namesrv.service" not in namesrv.split("[Service]")[0].split("After=")[1]
