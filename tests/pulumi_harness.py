@@ -47,6 +47,8 @@ class Registered:
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # Resource options by (type, name) (ignore_changes, depends_on, ...): mocks do not see them.
+    options: dict[tuple[str, str], pulumi.ResourceOptions] = field(default_factory=dict)
     _subnet_zones: dict[str, str] = field(default_factory=dict)
     _counter: itertools.count = field(default_factory=lambda: itertools.count(10))  # type: ignore[type-arg]
 
@@ -62,6 +64,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 publicIp=f"198.51.100.{n}",
                 availabilityZone=self._subnet_zones.get(args.inputs.get("subnetId", ""), "eu-west-1x"),
             )
+        elif args.typ == "aws:ec2/networkInterface:NetworkInterface":
+            outputs["privateIp"] = f"10.42.1.{next(self._counter)}"
+        elif args.typ == "aws:ec2/eip:Eip":
+            outputs["publicIp"] = f"203.0.113.{next(self._counter)}"
         elif args.typ == "aws:ec2/keyPair:KeyPair":
             outputs["keyName"] = args.name
         elif args.typ == COMMAND_TYPE:
@@ -75,6 +81,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": ZONES, "zoneIds": [f"euw1-az{i}" for i in range(len(ZONES))], "id": "eu-west-1"}, []
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            return {"id": args.args["id"], "availabilityZone": ZONES[0], "cidrBlock": "10.7.0.0/24"}, []
         if args.token == "aws:ec2/getAmi:getAmi":
             return {"id": AMI_ID, "name": "CentOS Stream 9 x86_64 20260101", "architecture": "x86_64"}, []
         return {}, []
@@ -82,6 +90,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
     # ------------------------------------------------------------ queries
     def of_type(self, typ: str) -> list[Registered]:
         return [r for r in self.resources if r.typ == typ]
+
+    def options_of(self, resource: Registered) -> pulumi.ResourceOptions:
+        return self.options[(resource.typ, resource.name)]
 
     def named(self, name: str) -> Registered:
         matches = [r for r in self.resources if r.name == name]
@@ -108,8 +119,12 @@ def run_under_mocks(
     pulumi.runtime.set_mocks(mocks, project="rocketmq", stack="test", preview=preview)
     captured: dict[str, Any] = {"outputs": {}, "secret": {}}
 
+    def record_options(args: pulumi.ResourceTransformationArgs) -> None:
+        mocks.options[(args.type_, args.name)] = args.opts
+
     @pulumi.runtime.test
     def body() -> pulumi.Output[Any]:
+        pulumi.runtime.register_stack_transformation(record_options)
         exports = program() or {}
         outputs = {k: pulumi.Output.from_input(v) for k, v in exports.items()}
 
