@@ -274,7 +274,15 @@ class AwsFleet(pulumi.ComponentResource):
             )
             ssh_host = public.public_ip
         if planned.broker is None:
-            return HostEndpoint(planned.key, ssh_host, interface.private_ip, settings.ssh_user, ready_after=[instance])
+            return HostEndpoint(
+                planned.key,
+                ssh_host,
+                interface.private_ip,
+                settings.ssh_user,
+                ready_after=[instance],
+                machine_id=instance.id,
+                authorized_key=settings.ssh_public_key,
+            )
 
         volume = aws.ebs.Volume(
             f"{name}-store",
@@ -304,4 +312,6 @@ class AwsFleet(pulumi.ComponentResource):
             settings.ssh_user,
             data_volume_id=volume.id,
             ready_after=[instance, attachment],
+            machine_id=instance.id,
+            authorized_key=settings.ssh_public_key,
         )

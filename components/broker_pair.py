@@ -47,5 +47,6 @@ class BrokerPair(pulumi.ComponentResource):
             script,
             parent=self,
             depends_on=[host.installed, *args.name_servers],
+            triggers=host.machine_triggers,
             delete=render_stop_command("broker"),
         )

@@ -45,5 +45,6 @@ class NameServerTier(pulumi.ComponentResource):
             script,
             parent=self,
             depends_on=[host.installed],
+            triggers=host.machine_triggers,
             delete=render_stop_command("namesrv"),
         )

@@ -32,6 +32,11 @@ class HostEndpoint:
     port: int = 22
     data_volume_id: pulumi.Input[str] | None = None
     ready_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # Identity of the machine (e.g. the EC2 instance id): a new one (a replaced instance) is a
+    # fresh disk, so everything this program runs on the host runs again.
+    machine_id: pulumi.Input[str] | None = None
+    # OpenSSH public key to authorize for `user` on every prepare (aws: a rotated sshPublicKey).
+    authorized_key: str | None = None
 
 
 def connection_for(
@@ -65,15 +70,17 @@ def root_script(
     parent: pulumi.Resource,
     depends_on: Sequence[pulumi.Resource] = (),
     delete: str | None = None,
+    triggers: Sequence[pulumi.Input[str]] = (),
 ) -> remote.Command:
-    """Runs `script` (bash, on stdin) as root. It reruns only when the script itself changes,
-    so a second `pulumi up` with no change runs nothing on the hosts."""
+    """Runs `script` (bash, on stdin) as root. It reruns only when the script itself or one of
+    its `triggers` changes, so a second `pulumi up` with no change runs nothing on the hosts."""
     return remote.Command(
         name,
         connection=connection,
         create=RUN_STDIN_AS_ROOT,
         stdin=script,
         delete=delete,
+        triggers=list(triggers) or None,
         add_previous_output_in_env=False,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )

@@ -67,8 +67,14 @@ class HostFile:
 
 
 def render_prepare_script(
-    host_label: str, release: ReleaseSettings, store_path: str, data_volume_id: str | None
+    host_label: str,
+    release: ReleaseSettings,
+    store_path: str,
+    data_volume_id: str | None,
+    *,
+    authorized_key: tuple[str, str] | None = None,
 ) -> str:
+    """`authorized_key` is (SSH user, OpenSSH public key line) to authorize on the host."""
     return render(
         "prepare-host.sh.j2",
         host_label=host_label,
@@ -76,6 +82,8 @@ def render_prepare_script(
         store_path=store_path,
         data_volume_id=data_volume_id,
         data_mount=DATA_MOUNT,
+        ssh_user=authorized_key[0] if authorized_key else "",
+        ssh_public_key=authorized_key[1] if authorized_key else "",
     )
 
 

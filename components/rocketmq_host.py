@@ -35,16 +35,28 @@ class RocketMqHost(pulumi.ComponentResource):
         self.planned = args.planned
         self.connection = args.connection
         self.private_address: pulumi.Output[str] = pulumi.Output.from_input(args.endpoint.private_address)
+        # Every script on this host (here and in the services) reruns on a replaced machine.
+        self.machine_triggers: list[pulumi.Input[str]] = (
+            [args.endpoint.machine_id] if args.endpoint.machine_id is not None else []
+        )
 
-        prepare_script = pulumi.Output.from_input(args.endpoint.data_volume_id).apply(
-            lambda volume_id: render_prepare_script(self.key, args.release, args.store_path, volume_id)
+        endpoint = args.endpoint
+        prepare_script = pulumi.Output.from_input(endpoint.data_volume_id).apply(
+            lambda volume_id: render_prepare_script(
+                self.key,
+                args.release,
+                args.store_path,
+                volume_id,
+                authorized_key=(endpoint.user, endpoint.authorized_key) if endpoint.authorized_key else None,
+            )
         )
         self.prepared = root_script(
             f"{name}-prepare",
             args.connection,
             prepare_script,
             parent=self,
-            depends_on=args.endpoint.ready_after,
+            depends_on=endpoint.ready_after,
+            triggers=self.machine_triggers,
         )
         install_script: pulumi.Input[str] = render_install_script(self.key, args.release)
         if args.mirror is not None:
@@ -57,5 +69,6 @@ class RocketMqHost(pulumi.ComponentResource):
             install_script,
             parent=self,
             depends_on=[self.prepared],
+            triggers=self.machine_triggers,
         )
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.rendering import HEREDOC
-from tests.pulumi_harness import AMI_ID, PRIVATE_KEY, ZONES, ProgramRun, Registered, run_main_program
+from tests.pulumi_harness import AMI_ID, PRIVATE_KEY, PUBLIC_KEY, ZONES, ProgramRun, Registered, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, NAME_SERVERS_BY_MODE, aws_stack, hosts_stack
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
@@ -243,6 +243,19 @@ def test_aws_resources_outlive_later_ups() -> None:
     (gateway,) = run.mocks.of_type("aws:ec2/internetGateway:InternetGateway")
     for ip in run.mocks.of_type("aws:ec2/eip:Eip"):
         assert gateway.name in [d._name for d in options_of(ip).depends_on or []], ip.name  # type: ignore[union-attr]
+
+    # A replaced instance is a fresh disk: every script on that host reruns (the instance id is a
+    # trigger), and the stack's public key is authorized there on every prepare.
+    for instance in run.mocks.of_type("aws:ec2/instance:Instance"):
+        key = instance.name.removeprefix("rocketmq-")
+        on_host = [c for c in run.commands if c.name.startswith(f"rocketmq-{key}-") or c.name.endswith(f"-{key}")]
+        on_host += [c for c in broker_commands(run) if f"HOST_LABEL={key}\n" in c.inputs["stdin"]]
+        assert {c.name for c in on_host} >= {f"rocketmq-{key}-prepare", f"rocketmq-{key}-install"}
+        for command in on_host:
+            assert command.inputs.get("triggers") == [f"{instance.name}-id"], command.name
+        prepare = run.mocks.named(f"rocketmq-{key}-prepare").inputs["stdin"]
+        assert f"SSH_PUBLIC_KEY='{PUBLIC_KEY}'" in prepare and "SSH_USER=ec2-user" in prepare
+    assert len([c for c in run.commands if c.inputs.get("triggers")]) == len(run.commands)
 
     # A pinned AMI is the user's request for a new image: then it is honoured.
     pinned = run_main_program(aws_stack("single-master", ami="ami-0fedcba9876543210"), ["sshPrivateKey"])

@@ -117,6 +117,10 @@ def test_every_rendered_script_passes_shellcheck(mode: str, tmp_path: Path) -> N
             tmp_path, "prepare-aws.sh", rendering.render_prepare_script("h", release, cfg.store_path, "vol-0abc")
         )
         _check_script(tmp_path, "prepare.sh", rendering.render_prepare_script("h", release, cfg.store_path, None))
+        with_key = rendering.render_prepare_script(
+            "h", release, cfg.store_path, "vol-0abc", authorized_key=("ec2-user", "ssh-ed25519 AAAA me@host")
+        )
+        _check_script(tmp_path, "prepare-key.sh", with_key)
         _check_script(tmp_path, "install.sh", rendering.render_install_script("h", release))
         _check_script(tmp_path, "start.sh", rendering.render_start_script(release))
         _check_script(tmp_path, "mqadmin.sh", rendering.render_mqadmin(release))
