@@ -76,9 +76,13 @@ def spec_for(state_dir: Path, name: str, hostname: str, rootfs: Path) -> Machine
 
 
 def port_taken(port: int) -> bool:
-    """True when something listens on ``port`` (any address) or it cannot be bound on loopback."""
+    """True when something listens on ``port`` (any address) or it cannot be bound on loopback.
+
+    SO_REUSEADDR, as servers bind: connections of a stopped server that wait out TIME_WAIT do
+    not count."""
     for address in ("0.0.0.0", LOOPBACK):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 probe.bind((address, port))
             except OSError:

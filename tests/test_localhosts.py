@@ -59,6 +59,20 @@ def test_a_taken_port_fails_clearly(listener: int) -> None:
     assert "\n" not in message
 
 
+def test_connections_waiting_out_time_wait_do_not_hold_a_port() -> None:
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = server.accept()
+    accepted.close()  # the server side closes first: its end waits in TIME_WAIT
+    client.close()
+    server.close()
+    assert not local_machines.port_taken(port)
+
+
 def test_free_ports_pass() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -23,7 +23,8 @@ from tests.e2e import rocketmq_dist
 from tests.e2e.testhosts import Host, TestNetwork
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components", "templates")
+# scripts/ and localhosts/: target local builds its rootfs and boots its machines with them.
+PROGRAM_FILES = ("__main__.py", "Pulumi.yaml", "requirements.txt", "components", "templates", "localhosts", "scripts")
 MIRROR_PORT = 8080
 PASSPHRASE = "e2e-only-passphrase"  # protects only this throwaway local state
 
@@ -112,9 +113,10 @@ def start_mirror(net: TestNetwork, root: Path, versions: Sequence[str]) -> Mirro
 
 @dataclass
 class PulumiStack:
-    """One stack of the program, run by the real CLI inside the test network."""
+    """One stack of the program, run by the real CLI inside the test network (or, for target
+    local, whose machines share this machine's loopback, directly on this machine: net None)."""
 
-    net: TestNetwork
+    net: TestNetwork | None
     env: dict[str, str]
     project: Path
     state: Path
@@ -128,7 +130,8 @@ class PulumiStack:
             "PULUMI_BACKEND_URL": f"file://{self.state}",
             "PULUMI_HOME": str(self.state / ".pulumi-home"),
         }
-        result = self.net.run_in_control(
+        run = subprocess.run if self.net is None else self.net.run_in_control
+        result = run(
             ["pulumi", *args, "--non-interactive", "--cwd", str(self.project)],
             env=env,
             capture_output=True,
@@ -220,14 +223,17 @@ def create_topic(net: TestNetwork, host: Host, namesrv_addr: str, cluster: str, 
     )
 
 
-def client(net: TestNetwork, classpath: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return net.run_in_control(
-        rocketmq_dist.client_command(classpath, *args), capture_output=True, text=True, timeout=timeout
-    )
+def client(
+    net: TestNetwork | None, classpath: str, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """RocketMQ's Java client in the control namespace, or (net None: target local, which only
+    talks to 127.0.0.1) directly on this machine."""
+    run = subprocess.run if net is None else net.run_in_control
+    return run(rocketmq_dist.client_command(classpath, *args), capture_output=True, text=True, timeout=timeout)
 
 
 def produce(
-    net: TestNetwork, classpath: str, namesrv_addr: str, topic: str, count: int, *, verbose: bool = False
+    net: TestNetwork | None, classpath: str, namesrv_addr: str, topic: str, count: int, *, verbose: bool = False
 ) -> list[str]:
     """Sends ``count`` messages; with ``verbose``, returns their keys."""
     result = client(net, classpath, "produce", namesrv_addr, topic, str(count), *(["--verbose"] if verbose else []))
@@ -236,7 +242,7 @@ def produce(
 
 
 def consume(
-    net: TestNetwork,
+    net: TestNetwork | None,
     classpath: str,
     namesrv_addr: str,
     topic: str,
