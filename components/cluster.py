@@ -1,4 +1,5 @@
-"""Wires the pieces: config -> plan -> hosts (aws or existing) -> name servers -> broker pairs -> outputs."""
+"""Wires the pieces: config -> plan -> hosts (aws or existing) -> name servers -> broker pairs -> topics and
+consumer groups -> outputs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from components.local_fleet import LocalFleet, LocalFleetArgs
 from components.name_server_tier import NameServerTier, NameServerTierArgs
 from components.remote import Bastion, HostEndpoint, connection_for
 from components.rocketmq_host import RocketMqHost, RocketMqHostArgs
+from components.topic_catalog import TopicCatalog, TopicCatalogArgs, TopicLayout
 from components.topology import ClusterPlan, plan_cluster
 
 MIN_ZONES = 2
@@ -25,6 +27,7 @@ class ClusterOutputs:
     brokers: pulumi.Output[dict[str, Any]]
     cluster_name: str
     mode: str
+    topics: TopicLayout
 
     def as_exports(self) -> dict[str, Any]:
         return {
@@ -33,6 +36,7 @@ class ClusterOutputs:
             "brokers": self.brokers,
             "clusterName": self.cluster_name,
             "mode": self.mode,
+            "topics": self.topics,
         }
 
 
@@ -125,10 +129,22 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
             for group, (master, slaves) in zip(plan.groups, resolved, strict=True)
         }
     )
+    catalog = TopicCatalog(
+        "rocketmq-catalog",
+        TopicCatalogArgs(
+            cfg=cfg,
+            broker_names=[group.broker_name for group in plan.groups],
+            admin_host=hosts[plan.groups[0].master.host],
+            namesrv_addr=tier.namesrv_addr,
+            masters={group.broker_name: pair.master for group, pair in zip(plan.groups, pairs, strict=True)},
+            brokers=pairs,
+        ),
+    )
     return ClusterOutputs(
         namesrv_addr=tier.namesrv_addr,
         name_servers=tier.endpoints,
         brokers=brokers,
         cluster_name=cfg.cluster_name,
         mode=cfg.mode.value,
+        topics=catalog.topics,
     )

@@ -1,0 +1,417 @@
+"""Topics and consumer groups as code: the rendered mqadmin scripts (quoted, shellcheck-clean, and
+run against a stand-in mqadmin that prints what RocketMQ 4.9.7 and 5.4.0 print), and the
+TopicCatalog under Pulumi mocks (commands, their dependencies on the brokers, the output)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi.runtime import mocks as pulumi_mocks
+
+from components.config_topics import ConsumerGroupSpec, TopicSpec
+from components.topic_catalog import topic_layout
+from components.topic_rendering import DELETE_FROM_STDIN, render_group_script, render_topic_script
+from tests.pulumi_harness import PRIVATE_KEY, ProgramRun, run_main_program
+from tests.stacks import HOSTS_BY_MODE, hosts_stack
+
+NAMESRV = "10.0.0.1:9876;10.0.0.2:9876"
+TOPICS: list[dict[str, Any]] = [
+    {"name": "Orders", "readQueues": 16, "writeQueues": 16},
+    {"name": "Audit", "perm": 4, "brokerGroups": ["broker-b"]},
+    {"name": "Payments", "messageType": "TRANSACTION"},
+]
+GROUPS: list[dict[str, Any]] = [{"name": "order-service", "retryMaxTimes": 5}, {"name": "ledger", "orderly": True}]
+
+
+def catalog_stack(topics: list[dict[str, Any]] = TOPICS, **overrides: Any) -> dict[str, Any]:
+    return hosts_stack("master-slave-async", topics=json.dumps(topics), consumerGroups=json.dumps(GROUPS), **overrides)
+
+
+# ------------------------------------------------------------------- rendered scripts
+
+# What `mqadmin topicRoute` prints (TopicRouteData.toJson(true) of the release's own jars).
+ROUTE_5 = """{
+\t"brokerDatas":[
+\t\t{
+\t\t\t"brokerAddrs":{
+\t\t\t\t0:"10.0.0.1:10911",
+\t\t\t\t1:"10.0.0.3:10911"
+\t\t\t},
+\t\t\t"brokerName":"broker-a",
+\t\t\t"cluster":"DefaultCluster",
+\t\t\t"enableActingMaster":false
+\t\t}
+\t],
+\t"filterServerTable":{
+\t\t
+\t},
+\t"queueDatas":[
+\t\t{
+\t\t\t"brokerName":"broker-a",
+\t\t\t"perm":6,
+\t\t\t"readQueueNums":8,
+\t\t\t"topicSysFlag":0,
+\t\t\t"writeQueueNums":8
+\t\t},
+\t\t{
+\t\t\t"brokerName":"broker-b",
+\t\t\t"perm":6,
+\t\t\t"readQueueNums":8,
+\t\t\t"topicSysFlag":0,
+\t\t\t"writeQueueNums":8
+\t\t}
+\t]
+}
+"""
+ROUTE_4 = """{
+\t"brokerDatas":[
+\t\t{
+\t\t\t"brokerAddrs":{0:"10.0.0.1:10911",1:"10.0.0.3:10911"
+\t\t\t},
+\t\t\t"brokerName":"broker-a",
+\t\t\t"cluster":"DefaultCluster"
+\t\t}
+\t],
+\t"filterServerTable":{},
+\t"queueDatas":[
+\t\t{
+\t\t\t"brokerName":"broker-a",
+\t\t\t"perm":6,
+\t\t\t"readQueueNums":8,
+\t\t\t"topicSysFlag":0,
+\t\t\t"writeQueueNums":8
+\t\t},
+\t\t{
+\t\t\t"brokerName":"broker-b",
+\t\t\t"perm":6,
+\t\t\t"readQueueNums":8,
+\t\t\t"topicSysFlag":0,
+\t\t\t"writeQueueNums":8
+\t\t}
+\t]
+}
+"""
+NO_ROUTE = "org.apache.rocketmq.tools.command.SubCommandException: TopicRouteSubCommand command failed\n"
+
+
+def consumer_config(version: str, retry_max_times: int = 16) -> str:
+    """What `mqadmin getConsumerConfig` prints: every SubscriptionGroupConfig field, per broker."""
+    fields: list[tuple[str, Any]] = [
+        ("groupName", "g"),
+        ("consumeEnable", "true"),
+        ("consumeFromMinEnable", "true"),
+        ("consumeBroadcastEnable", "true"),
+    ]
+    if version == "5":
+        fields.append(("consumeMessageOrderly", "false"))
+    fields += [("retryQueueNums", 1), ("retryMaxTimes", retry_max_times), ("brokerId", 0)]
+    if version == "5":
+        fields += [
+            ("groupRetryPolicy", "GroupRetryPolicy{type=CUSTOMIZED, customizedRetryPolicy=null}"),
+            ("attributes", "{}"),
+        ]
+    text = ""
+    for broker in ("broker-a", "broker-b"):
+        text += f"=============================DefaultCluster:{broker}=============================\n"
+        text += "".join(f"{name:<40}=  {value}\n" for name, value in fields)
+    return text
+
+
+@pytest.fixture
+def stand_in(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A `runuser` and an `mqadmin` that log their arguments and print the given outputs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "runuser").write_text('#!/bin/bash\nshift 3\nexec "$@"\n')
+    (bin_dir / "mqadmin").write_text(
+        "#!/bin/bash\n"
+        'printf "%s\\n" "$*" >>"$STAND_IN/calls"\n'
+        "case $1 in\n"
+        '  updateTopic|updateSubGroup) echo "create to 10.0.0.1:10911 success." ;;\n'
+        '  deleteTopic|deleteSubGroup) cat "$STAND_IN/delete" ;;\n'
+        '  topicRoute) cat "$STAND_IN/route" ;;\n'
+        '  getConsumerConfig) cat "$STAND_IN/group" ;;\n'
+        "esac\n"
+    )
+    for name in ("runuser", "mqadmin"):
+        (bin_dir / name).chmod(0o755)
+    (tmp_path / "delete").write_text("delete topic [T] from cluster [DefaultCluster] success.\n")
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "STAND_IN": str(tmp_path)}
+
+    def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-s", *args], input=script, text=True, env=env, capture_output=True)
+
+    def calls() -> list[str]:
+        path = tmp_path / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+    yield {
+        "dir": tmp_path,
+        "run": run,
+        "calls": calls,
+        "paths": {"mqadmin": str(bin_dir / "mqadmin"), "lock_path": str(tmp_path / "lock")},
+    }
+
+
+def _topic_script(topic: TopicSpec, **kwargs: Any) -> str:
+    defaults: dict[str, Any] = {
+        "host_label": "peer1",
+        "cluster_name": "DefaultCluster",
+        "namesrv_addr": NAMESRV,
+        "broker_names": ["broker-a", "broker-b"],
+        "broker_addresses": {},
+        "route_timeout_seconds": 0,
+    }
+    return render_topic_script(topic, **{**defaults, **kwargs})
+
+
+def _group_script(group: ConsumerGroupSpec, **kwargs: Any) -> str:
+    defaults: dict[str, Any] = {
+        "host_label": "peer1",
+        "cluster_name": "DefaultCluster",
+        "namesrv_addr": NAMESRV,
+        "broker_names": ["broker-a", "broker-b"],
+        "route_timeout_seconds": 0,
+    }
+    return render_group_script(group, **{**defaults, **kwargs})
+
+
+@pytest.mark.parametrize("route", [ROUTE_5, ROUTE_4], ids=["5.4.0", "4.9.7"])
+def test_topic_script_updates_the_cluster_and_reads_the_route_back(stand_in: dict[str, Any], route: str) -> None:
+    (stand_in["dir"] / "route").write_text(route)
+    script = _topic_script(TopicSpec("Orders", 8, 8, 6, "FIFO"), **stand_in["paths"])
+    result = stand_in["run"](script)
+    assert result.returncode == 0, result.stderr
+    assert "topic Orders: route shows broker-a 8 8 6,broker-b 8 8 6" in result.stdout
+    assert stand_in["calls"]() == [
+        f"updateTopic -c DefaultCluster -t Orders -r 8 -w 8 -p 6 -a +message.type=FIFO -n {NAMESRV}",
+        f"topicRoute -t Orders -n {NAMESRV}",
+    ]
+
+
+def test_topic_on_chosen_groups_goes_to_their_masters(stand_in: dict[str, Any]) -> None:
+    (stand_in["dir"] / "route").write_text(ROUTE_4)
+    topic = TopicSpec("Orders", 8, 8, 6, None, ("broker-a", "broker-b"))
+    masters = {"broker-b": "10.0.0.2:10911", "broker-a": "10.0.0.1:10911"}
+    result = stand_in["run"](_topic_script(topic, broker_addresses=masters, **stand_in["paths"]))
+    assert result.returncode == 0, result.stderr
+    updates = [c for c in stand_in["calls"]() if c.startswith("updateTopic")]
+    assert updates == [
+        f"updateTopic -b 10.0.0.1:10911 -t Orders -r 8 -w 8 -p 6 -n {NAMESRV}",  # 4.9.x: no -a
+        f"updateTopic -b 10.0.0.2:10911 -t Orders -r 8 -w 8 -p 6 -n {NAMESRV}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("topic", "route"),
+    [
+        (TopicSpec("Orders", 16, 16), ROUTE_5),  # the route still has 8 queues
+        (TopicSpec("Orders", 8, 8, 4), ROUTE_5),  # another perm
+        (TopicSpec("Orders"), NO_ROUTE),  # no route at all
+    ],
+)
+def test_topic_script_fails_naming_the_topic_when_the_route_differs(
+    stand_in: dict[str, Any], topic: TopicSpec, route: str
+) -> None:
+    (stand_in["dir"] / "route").write_text(route)
+    result = stand_in["run"](_topic_script(topic, **stand_in["paths"]))
+    assert result.returncode == 1
+    (error,) = [line for line in result.stderr.splitlines() if "ERROR" in line]
+    assert error.startswith("rocketmq[peer1]: ERROR: topic Orders: after 0s the route on the name servers shows [")
+    assert f"the config asks for [broker-a {topic.read_queues} {topic.write_queues} {topic.perm}," in error
+
+
+def test_topic_script_fails_when_update_fails(stand_in: dict[str, Any]) -> None:
+    (stand_in["dir"] / "bin" / "mqadmin").write_text("#!/bin/bash\necho 'connect to 10.0.0.1:9876 failed'\n")
+    result = stand_in["run"](_topic_script(TopicSpec("Orders"), **stand_in["paths"]))
+    assert result.returncode == 1
+    assert "ERROR: updateTopic Orders -c DefaultCluster failed: connect to 10.0.0.1:9876 failed" in result.stderr
+
+
+def test_delete_mode_deletes_from_the_cluster(stand_in: dict[str, Any]) -> None:
+    result = stand_in["run"](_topic_script(TopicSpec("Orders"), **stand_in["paths"]), "delete")
+    assert result.returncode == 0, result.stderr
+    assert stand_in["calls"]() == [f"deleteTopic -c DefaultCluster -t Orders -n {NAMESRV}"]
+    (stand_in["dir"] / "delete").write_text("SubCommandException: DeleteTopicSubCommand command failed\n")
+    result = stand_in["run"](_topic_script(TopicSpec("Orders"), **stand_in["paths"]), "delete")
+    assert result.returncode == 1 and "deleting topic Orders from cluster DefaultCluster failed" in result.stderr
+
+    (stand_in["dir"] / "delete").write_text("delete subscription group [g] from broker [x] in cluster [y] success.\n")
+    result = stand_in["run"](_group_script(ConsumerGroupSpec("g"), **stand_in["paths"]), "delete")
+    assert result.returncode == 0, result.stderr
+    assert stand_in["calls"]()[-1] == f"deleteSubGroup -c DefaultCluster -g g -n {NAMESRV}"
+
+
+@pytest.mark.parametrize("version", ["5", "4"])
+def test_group_script_updates_every_master_and_reads_it_back(stand_in: dict[str, Any], version: str) -> None:
+    (stand_in["dir"] / "group").write_text(consumer_config(version, retry_max_times=5))
+    group = ConsumerGroupSpec("g", retry_max_times=5, orderly=False if version == "5" else None)
+    result = stand_in["run"](_group_script(group, **stand_in["paths"]))
+    assert result.returncode == 0, result.stderr
+    orderly = " -o false" if version == "5" else ""
+    assert stand_in["calls"]() == [
+        f"updateSubGroup -c DefaultCluster -g g -m true -d true -q 1 -r 5{orderly} -n {NAMESRV}",
+        f"getConsumerConfig -g g -n {NAMESRV}",
+    ]
+
+
+def test_group_script_fails_naming_the_group_when_a_broker_differs(stand_in: dict[str, Any]) -> None:
+    (stand_in["dir"] / "group").write_text(consumer_config("5", retry_max_times=16))
+    result = stand_in["run"](
+        _group_script(ConsumerGroupSpec("g", retry_max_times=5, orderly=False), **stand_in["paths"])
+    )
+    assert result.returncode == 1
+    assert "ERROR: consumer group g: after 0s the brokers show [" in result.stderr
+    assert "broker-a retryMaxTimes 16" in result.stderr and "broker-a retryMaxTimes 5" in result.stderr
+
+
+def test_values_are_quoted_for_the_shell() -> None:
+    # parse_config refuses such names; the scripts quote whatever they are given all the same.
+    hostile = TopicSpec("T$(reboot)", 8, 8, 6, "NORMAL", ("broker-a",))
+    script = _topic_script(hostile, broker_addresses={"broker-a": "10.0.0.1:10911;reboot"})
+    assert "TOPIC='T$(reboot)'" in script
+    assert f"NAMESRV_ADDR='{NAMESRV}'" in script
+    assert "update_topic -b '10.0.0.1:10911;reboot'" in script
+    assert "'broker-a 8 8 6'" in script
+    group = _group_script(ConsumerGroupSpec("g|x%1"), cluster_name="Prod")
+    assert "GROUP='g|x%1'" in group and "CLUSTER_NAME=Prod" in group
+
+
+def _shellcheck(tmp_path: Path, name: str, script: str, shell: str = "bash") -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: scripts/test.sh installs it"
+    path = tmp_path / name
+    path.write_text(script)
+    result = subprocess.run([shellcheck, "-s", shell, "-S", "style", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
+
+
+def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
+    _shellcheck(tmp_path, "topic-cluster.sh", _topic_script(TopicSpec("Orders", 8, 8, 6, "NORMAL")))
+    topic = TopicSpec("Audit", 8, 8, 4, None, ("broker-a",))
+    _shellcheck(tmp_path, "topic-chosen.sh", _topic_script(topic, broker_addresses={"broker-a": "10.0.0.1:10911"}))
+    _shellcheck(tmp_path, "group-5.sh", _group_script(ConsumerGroupSpec("g", orderly=True)))
+    _shellcheck(tmp_path, "group-4.sh", _group_script(ConsumerGroupSpec("g")))
+    _shellcheck(tmp_path, "delete.sh", f"{DELETE_FROM_STDIN}\n", shell="sh")  # run by the login shell
+
+
+# ------------------------------------------------------------------- under Pulumi mocks
+
+
+@pytest.fixture
+def dependencies(monkeypatch: pytest.MonkeyPatch) -> dict[str, tuple[str, list[str]]]:
+    """name -> (urn, urns it depends on), as registered with the engine."""
+    seen: dict[str, tuple[str, list[str]]] = {}
+    original: Any = pulumi_mocks.MockMonitor.RegisterResource  # untyped in the SDK
+
+    def record(self: Any, request: Any) -> Any:
+        response = original(self, request)
+        seen[request.name] = (response.urn, list(request.dependencies))
+        return response
+
+    monkeypatch.setattr(pulumi_mocks.MockMonitor, "RegisterResource", record)
+    return seen
+
+
+def _by_name(run: ProgramRun) -> dict[str, Any]:
+    return {c.name: c for c in run.commands}
+
+
+def test_one_command_per_topic_and_group_on_a_master_host(dependencies: dict[str, tuple[str, list[str]]]) -> None:
+    run = run_main_program(catalog_stack(), ["sshPrivateKey"])
+    commands = _by_name(run)
+    catalog = sorted(n for n in commands if n.startswith(("rocketmq-topic-", "rocketmq-group-")))
+    assert catalog == [
+        "rocketmq-group-ledger",
+        "rocketmq-group-order-service",
+        "rocketmq-topic-Audit",
+        "rocketmq-topic-Orders",
+        "rocketmq-topic-Payments",
+    ]
+    broker_a_master = next(h for h in HOSTS_BY_MODE["master-slave-async"] if h.get("broker") == "broker-a/0")
+    broker_b_master = next(h for h in HOSTS_BY_MODE["master-slave-async"] if h.get("broker") == "broker-b/0")
+    for name in catalog:
+        command = commands[name]
+        assert command.inputs["connection"]["value"]["host"] == broker_a_master["address"]
+        assert command.inputs["create"].endswith("exec sudo -n /bin/bash -s; fi")
+        assert "delete" not in command.inputs  # pruneTopics is off: removing it only forgets it
+        assert "HOST_LABEL=peer1" in command.inputs["stdin"]
+        assert "exec 9>/run/rocketmq-catalog.lock\nflock 9\n" in command.inputs["stdin"]  # one at a time
+        assert f"NAMESRV_ADDR='{run.outputs['namesrvAddr']}'" in command.inputs["stdin"]
+
+    orders = commands["rocketmq-topic-Orders"].inputs["stdin"]
+    assert 'update_topic -c "$CLUSTER_NAME"' in orders and "-r 16 -w 16 -p 6 -a +message.type=NORMAL" in orders
+    assert "'broker-a 16 16 6'" in orders and "'broker-b 16 16 6'" in orders
+    audit = commands["rocketmq-topic-Audit"].inputs["stdin"]
+    assert (
+        f"update_topic -b {broker_b_master['address']}:10911" in audit and "-c " not in audit.split("update_topic()")[1]
+    )
+    assert "'broker-b 8 8 4'" in audit and "broker-a 8" not in audit
+    assert "+message.type=TRANSACTION" in commands["rocketmq-topic-Payments"].inputs["stdin"]
+    assert "-r 5" in commands["rocketmq-group-order-service"].inputs["stdin"]
+    assert "-o true" in commands["rocketmq-group-ledger"].inputs["stdin"]
+
+    # Each waits for every broker of every group, not only for broker-a's.
+    broker_urns = {
+        urn for name, (urn, _) in dependencies.items() if name.startswith(("rocketmq-broker-a-", "rocketmq-broker-b-"))
+    }
+    assert len(broker_urns) == 4
+    for name in catalog:
+        assert broker_urns <= set(dependencies[name][1]), name
+
+
+def test_topics_output_comes_from_the_config() -> None:
+    run = run_main_program(catalog_stack(), ["sshPrivateKey"])
+    both = {"broker-a": {"read": 8, "write": 8}, "broker-b": {"read": 8, "write": 8}}
+    assert run.outputs["topics"] == {
+        "Orders": {"broker-a": {"read": 16, "write": 16}, "broker-b": {"read": 16, "write": 16}},
+        "Audit": {"broker-b": {"read": 8, "write": 8}},
+        "Payments": both,
+    }
+    assert topic_layout([], ["broker-a"]) == {}
+
+
+def test_no_topics_no_commands() -> None:
+    run = run_main_program(hosts_stack("master-slave-async"), ["sshPrivateKey"])
+    assert not [c for c in run.commands if c.name.startswith(("rocketmq-topic-", "rocketmq-group-"))]
+    assert run.outputs["topics"] == {}
+    assert run.mocks.of_type("rocketmq:index:TopicCatalog")
+
+
+def test_pruning_deletes_through_the_same_script() -> None:
+    run = run_main_program(catalog_stack(pruneTopics=True), ["sshPrivateKey"])
+    for name, command in _by_name(run).items():
+        if name.startswith(("rocketmq-topic-", "rocketmq-group-")):
+            assert command.inputs["delete"] == DELETE_FROM_STDIN, name
+            assert "if [[ ${1:-} == delete ]]" in command.inputs["stdin"]
+
+
+def test_changes_rerun_only_what_changed() -> None:
+    before = _by_name(run_main_program(catalog_stack(), ["sshPrivateKey"]))
+    more_queues = [{**TOPICS[0], "readQueues": 32, "writeQueues": 32}, *TOPICS[1:]]
+    after = _by_name(run_main_program(catalog_stack(more_queues), ["sshPrivateKey"]))
+    changed = {n for n, c in after.items() if c.inputs != before[n].inputs}
+    assert changed == {"rocketmq-topic-Orders"}
+
+    # Turning pruneTopics on changes only the catalog's `delete`, so those Commands update once.
+    pruning = _by_name(run_main_program(catalog_stack(pruneTopics=True), ["sshPrivateKey"]))
+    for name, command in pruning.items():
+        same_script = command.inputs["stdin"] == before[name].inputs["stdin"]
+        assert same_script, name
+        assert (command.inputs.get("delete") != before[name].inputs.get("delete")) == name.startswith(
+            ("rocketmq-topic-", "rocketmq-group-")
+        )
+
+
+def test_private_key_stays_out_of_catalog_scripts() -> None:
+    run = run_main_program(catalog_stack(), ["sshPrivateKey"])
+    key_material = PRIVATE_KEY.strip().splitlines()[1]
+    for command in run.commands:
+        assert key_material not in command.inputs.get("stdin", "")
