@@ -18,6 +18,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from components.config_topics import ConsumerGroupSpec, TopicSpec
 from components.topic_catalog import topic_layout
 from components.topic_rendering import DELETE_FROM_STDIN, render_group_script, render_topic_script
+from tests.e2e.topics_scenario import parse_group_config, parse_topic_route
 from tests.pulumi_harness import PRIVATE_KEY, ProgramRun, run_main_program
 from tests.stacks import HOSTS_BY_MODE, hosts_stack
 
@@ -158,6 +159,16 @@ def stand_in(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "calls": calls,
         "paths": {"mqadmin": str(bin_dir / "mqadmin"), "lock_path": str(tmp_path / "lock")},
     }
+
+
+@pytest.mark.parametrize("route", [ROUTE_5, ROUTE_4], ids=["5.4.0", "4.9.7"])
+def test_e2e_reads_routes_and_group_configs_as_the_scripts_do(route: str) -> None:
+    assert parse_topic_route(route) == {"broker-a": (8, 8, 6), "broker-b": (8, 8, 6)}
+    assert parse_topic_route(NO_ROUTE) == {}
+    configs = parse_group_config(consumer_config("5", retry_max_times=3))
+    assert set(configs) == {"broker-a", "broker-b"}
+    assert configs["broker-b"]["retryMaxTimes"] == "3" and configs["broker-b"]["consumeMessageOrderly"] == "false"
+    assert parse_group_config("") == {}
 
 
 def _topic_script(topic: TopicSpec, **kwargs: Any) -> str:

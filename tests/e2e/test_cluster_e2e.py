@@ -35,6 +35,7 @@ from tests.e2e.cluster_harness import (
     wait_until,
 )
 from tests.e2e.testhosts import TestNetwork
+from tests.e2e.topics_scenario import topics_and_groups_as_code
 
 pytestmark = pytest.mark.e2e
 
@@ -48,6 +49,10 @@ VERSIONS_BY_MODE = {
 }
 MESSAGES = 1000
 HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6"]
+# From the first up: brokers that create no topic themselves, as README advises once topics are declared.
+EXTRA_CONFIG: dict[str, dict[str, Any]] = {
+    "master-slave-async": {"brokerProperties": {"autoCreateTopicEnable": "false"}}
+}
 
 # Placement per mode on six hosts: name servers and brokers colocated in single-master and
 # master-slave-async, apart in multi-master and (mostly) master-slave-sync.
@@ -117,6 +122,7 @@ def stack_config(mode: str, net: TestNetwork, mirror: Mirror, version: str) -> d
         "nameServerHeap": "128m",
         "brokerHeap": "256m",
         "readyTimeoutSeconds": 180,
+        **EXTRA_CONFIG.get(mode, {}),
     }
 
 
@@ -182,6 +188,12 @@ def test_cluster_lifecycle(
     create_topic(net, probe, namesrv, "DefaultCluster", topic)
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-first", count=MESSAGES)
+
+    if mode == "master-slave-async":
+        # -- topics and consumer groups declared in the stack (tests/e2e/topics_scenario.py)
+        topics_and_groups_as_code(
+            net, stack, probe=probe, namesrv=namesrv, classpath=client_classpath, messages=MESSAGES
+        )
 
     if upgrade:
         # -- a corrupted zip: up fails clearly, the host keeps its working install, a fixed mirror succeeds
