@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.config import ClusterConfig
-from components.topology import BROKER_PORT, NAME_SERVER_PORT, ClusterPlan, PlannedHost
+from components.topology import ClusterPlan, PlannedHost
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,13 @@ def _ident(host_key: str) -> str:
 
 
 def _name_server_lines(host: PlannedHost) -> list[str]:
-    return [f"name server :{NAME_SERVER_PORT}"] if host.name_server else []
+    return [f"name server :{host.name_server_port}"] if host.name_server else []
 
 
 def _broker_lines(host: PlannedHost) -> list[str]:
     if host.broker is None:
         return []
-    return [f"{host.broker.label} {host.broker.role} :{BROKER_PORT}"]
+    return [f"{host.broker.label} {host.broker.role} :{host.broker.listen_port}"]
 
 
 ROLE_LINES: tuple[Callable[[PlannedHost], list[str]], ...] = (_name_server_lines, _broker_lines)
@@ -105,6 +105,8 @@ def _title_of(host: PlannedHost, cfg: ClusterConfig) -> str:
         spec = next(s for s in cfg.hosts if s.name == host.key)
         private = f" (private {spec.private_address})" if spec.private_address != spec.address else ""
         return f"{spec.name} {spec.address}{private}"
+    if cfg.target == "local":
+        return f"{host.key} nspawn machine, ssh 127.0.0.1:{host.ssh_port}"
     assert cfg.aws is not None
     instance_type = cfg.aws.name_server_instance_type if host.broker is None else cfg.aws.broker_instance_type
     return f"{host.key} {instance_type}"

@@ -86,6 +86,8 @@ def read_stack(project_dir: Path, stack: str) -> tuple[dict[str, str], frozenset
         else:
             raw[key] = _as_engine_gives(value)
     for key, placeholder in PLACEHOLDERS.items():
+        if key == PRIVATE_KEY and raw.get(f"{NAMESPACE}:target") == "local":
+            continue  # target local makes its own key, and refuses one
         if not raw.get(key):
             raw[key] = placeholder
             secrets.add(key)  # as if set with --secret

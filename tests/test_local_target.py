@@ -4,8 +4,11 @@ machine, and the cluster it then deploys onto them exactly as for target hosts."
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 
 import pulumi
 import pytest
@@ -14,6 +17,7 @@ import yaml
 from components import local_fleet
 from components.config import parse_config
 from components.topology import plan_cluster
+from components.topology_picture import mermaid
 from tests.pulumi_harness import (
     LOCAL_COMMAND_TYPE,
     LOCAL_MIRROR_FALLBACK,
@@ -151,3 +155,23 @@ def test_the_local_stack_in_the_repository() -> None:
     assert cfg.target == "local" and cfg.mode.value == "master-slave-async"
     assert (cfg.heap.name_server, cfg.heap.broker) == ("128m", "256m")
     assert [h.key for h in plan_cluster(cfg).hosts] == ["ns-1", "broker-a-0", "broker-a-1"]
+
+
+def test_the_topology_picture_shows_the_local_ports() -> None:
+    cfg = parse_config(local_stack("master-slave-async", **SMALL), secret_keys=frozenset())
+    text = mermaid(plan_cluster(cfg), cfg)
+    assert "name server :19876" in text
+    assert "broker-a/0 ASYNC_MASTER :20921" in text and "broker-a/1 SLAVE :20931" in text
+
+
+def test_scripts_topology_draws_the_local_stack() -> None:
+    script = PROJECT_ROOT / "scripts" / "topology_picture.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--project-dir", str(PROJECT_ROOT), "--stack", "local"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ns-1 nspawn machine, ssh 127.0.0.1:20022<br/>name server :19876" in result.stdout
