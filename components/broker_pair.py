@@ -1,16 +1,24 @@
 """BrokerPair: one broker group (brokerName), its master and its slaves, as systemd services,
-each checked to appear in `mqadmin clusterList` with its name, id and address."""
+each checked to appear in `mqadmin clusterList` with its name, id and address.
+
+Each broker is two steps: configure (write its files; start it when it is not running, in
+parallel on a new cluster) and a rolling restart (restart it only when configure left it running
+older files). The rolling restarts form one chain across the whole cluster, slaves before their
+master, each waiting until its broker is registered again (and a slave has caught up with its
+master) before the next one starts: at most one broker of the cluster is down at a time."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
+from pulumi_command import remote
 
 from components.config import ClusterConfig
+from components.name_server_tier import script_digest
 from components.remote import root_script
-from components.rendering import render_broker_script, render_stop_command
+from components.rendering import render_broker_rollout, render_broker_script, render_stop_command
 from components.rocketmq_host import RocketMqHost
 from components.topology import BrokerGroup, BrokerNode, endpoint
 
@@ -22,25 +30,43 @@ class BrokerPairArgs:
     hosts: Mapping[str, RocketMqHost]
     namesrv_addr: pulumi.Input[str]
     name_servers: Sequence[pulumi.Resource]
+    # The rolling restart before this group's (the previous group's, or the name servers').
+    rollout_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 class BrokerPair(pulumi.ComponentResource):
     def __init__(self, name: str, args: BrokerPairArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketmq:index:BrokerPair", name, None, opts)
-        self.services = [self._broker(name, args, node) for node in args.group.nodes]
 
         def advertised(node: BrokerNode) -> pulumi.Output[str]:
             return args.hosts[node.host].private_address.apply(lambda address: endpoint(address, node.listen_port))
 
         self.master: pulumi.Output[str] = advertised(args.group.master)
         self.slaves: pulumi.Output[list[str]] = pulumi.Output.all(*[advertised(n) for n in args.group.slaves])
+
+        scripts = {node: self._script(args, node) for node in args.group.nodes}
+        configured = {node: self._configure(name, args, node, scripts[node]) for node in args.group.nodes}
+        self.rollouts: list[remote.Command] = []
+        previous = list(args.rollout_after)
+        for node in (*args.group.slaves, args.group.master):  # slaves first: they serve while the master restarts
+            rollout = self._rollout(name, args, node, scripts[node], [configured[node], *previous])
+            self.rollouts.append(rollout)
+            previous = [rollout]
+        # Dependents (topics, consumer groups) wait for every step of every broker.
+        self.services: list[remote.Command] = [*configured.values(), *self.rollouts]
         self.register_outputs({"brokerName": args.group.broker_name, "master": self.master, "slaves": self.slaves})
 
-    def _broker(self, name: str, args: BrokerPairArgs, node: BrokerNode) -> pulumi.Resource:
+    @staticmethod
+    def _script(args: BrokerPairArgs, node: BrokerNode) -> pulumi.Output[str]:
         host = args.hosts[node.host]
-        script = pulumi.Output.all(host.private_address, args.namesrv_addr).apply(
+        return pulumi.Output.all(host.private_address, args.namesrv_addr).apply(
             lambda values: render_broker_script(args.cfg, node, host.key, values[0], values[1])
         )
+
+    def _configure(
+        self, name: str, args: BrokerPairArgs, node: BrokerNode, script: pulumi.Output[str]
+    ) -> remote.Command:
+        host = args.hosts[node.host]
         return root_script(
             f"{name}-{node.broker_id}",
             host.connection,
@@ -49,4 +75,28 @@ class BrokerPair(pulumi.ComponentResource):
             depends_on=[host.installed, *args.name_servers],
             triggers=host.machine_triggers,
             delete=render_stop_command("broker"),
+        )
+
+    def _rollout(
+        self,
+        name: str,
+        args: BrokerPairArgs,
+        node: BrokerNode,
+        script: pulumi.Output[str],
+        after: Sequence[pulumi.Resource],
+    ) -> remote.Command:
+        host = args.hosts[node.host]
+        master = None if node.is_master else self.master
+        rollout = pulumi.Output.all(host.private_address, args.namesrv_addr, master).apply(
+            lambda values: render_broker_rollout(
+                args.cfg, node, host.key, values[0], values[1], master_endpoint=values[2]
+            )
+        )
+        return root_script(
+            f"{name}-{node.broker_id}-rollout",
+            host.connection,
+            rollout,
+            parent=self,
+            depends_on=list(after),
+            triggers=[*host.machine_triggers, script_digest(script)],
         )

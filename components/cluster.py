@@ -3,6 +3,7 @@ consumer groups -> outputs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,8 +110,11 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         "rocketmq-namesrv",
         NameServerTierArgs(cfg=cfg, hosts=[hosts[h.key] for h in plan.name_server_hosts]),
     )
-    pairs = [
-        BrokerPair(
+    # One chain of rolling restarts through the whole cluster: name servers, then group by group.
+    pairs: list[BrokerPair] = []
+    rollout_after: Sequence[pulumi.Resource] = tier.rollouts[-1:]
+    for group in plan.groups:
+        pair = BrokerPair(
             f"rocketmq-{group.broker_name}",
             BrokerPairArgs(
                 cfg=cfg,
@@ -118,10 +122,11 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 hosts=hosts,
                 namesrv_addr=tier.namesrv_addr,
                 name_servers=tier.services,
+                rollout_after=rollout_after,
             ),
         )
-        for group in plan.groups
-    ]
+        pairs.append(pair)
+        rollout_after = pair.rollouts[-1:]
 
     brokers = pulumi.Output.all(*[pulumi.Output.all(p.master, p.slaves) for p in pairs]).apply(
         lambda resolved: {

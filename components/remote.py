@@ -73,7 +73,10 @@ def root_script(
     triggers: Sequence[pulumi.Input[str]] = (),
 ) -> remote.Command:
     """Runs `script` (bash, on stdin) as root. It reruns only when the script itself or one of
-    its `triggers` changes, so a second `pulumi up` with no change runs nothing on the hosts."""
+    its `triggers` changes, so a second `pulumi up` with no change runs nothing on the hosts.
+
+    A changed trigger replaces the Command: with a `delete` script, the old one's delete runs
+    first (on a replaced machine it finds nothing to stop), never after the new one's create."""
     return remote.Command(
         name,
         connection=connection,
@@ -82,5 +85,9 @@ def root_script(
         delete=delete,
         triggers=list(triggers) or None,
         add_previous_output_in_env=False,
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+        opts=pulumi.ResourceOptions(
+            parent=parent,
+            depends_on=list(depends_on),
+            delete_before_replace=bool(triggers and delete),
+        ),
     )

@@ -27,6 +27,8 @@ UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.servi
 LOG_DIR = f"{SERVICE_USER_HOME}/logs/rocketmqlogs"
 LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log")}
 MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
+# A restarted slave counts as caught up when its commit log is at most this far behind its master's.
+SLAVE_CATCH_UP_BYTES = 1024 * 1024
 # mqadmin's JVM: Apache's tools.sh would start it with a 1 GiB heap.
 TOOLS_HEAP_OPTIONS = "-Xms64m -Xmx128m -Xmn32m"
 # 4.9.x launchers pass no JDK 9+ module flags: on JDK 17 the broker's shutdown hook then fails to
@@ -163,30 +165,37 @@ def _common_files(role: str, cfg: ClusterConfig, env_content: str) -> list[HostF
     ]
 
 
+def _service_context(role: str, host_label: str, address: str, ready_timeout: int, **extra: Any) -> dict[str, Any]:
+    """What the configure and rolling-restart scripts of one service share."""
+    description = "the RocketMQ name server" if role == "namesrv" else "the RocketMQ broker"
+    if "node" in extra:
+        description = f"RocketMQ broker {extra['node'].label}"
+    return {
+        "role": role,
+        "description": description,
+        "host_label": host_label,
+        "unit": UNITS[role],
+        "address": address,
+        "ready_timeout_seconds": ready_timeout,
+        "rocketmq_home": ROCKETMQ_HOME,
+        "log_dir": LOG_DIR,
+        "log_files": LOG_FILES[role],
+        "mqadmin": MQADMIN,
+        **extra,
+    }
+
+
 def _service_script(
     role: str, host_label: str, address: str, ready_timeout: int, files: list[HostFile], **extra: Any
 ) -> str:
     for file in files:
         if HEREDOC in file.content:
             raise ValueError(f"{file.path} would end its here-document early")
-    description = "the RocketMQ name server" if role == "namesrv" else "the RocketMQ broker"
-    if "node" in extra:
-        description = f"RocketMQ broker {extra['node'].label}"
     return render(
         "service.sh.j2",
-        role=role,
-        description=description,
-        host_label=host_label,
-        unit=UNITS[role],
-        address=address,
-        ready_timeout_seconds=ready_timeout,
         files=[HostFile(f.path, f.mode, f.content if f.content.endswith("\n") else f.content + "\n") for f in files],
         heredoc=HEREDOC,
-        rocketmq_home=ROCKETMQ_HOME,
-        log_dir=LOG_DIR,
-        log_files=LOG_FILES[role],
-        mqadmin=MQADMIN,
-        **extra,
+        **_service_context(role, host_label, address, ready_timeout, **extra),
     )
 
 
@@ -224,6 +233,36 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,
+    )
+
+
+def render_namesrv_rollout(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
+    """The name server's rolling-restart step (see templates/rollout.sh.j2)."""
+    context = _service_context("namesrv", host_label, address, cfg.ready_timeout_seconds, port=port)
+    return render("rollout.sh.j2", master_endpoint="", **context)
+
+
+def render_broker_rollout(
+    cfg: ClusterConfig,
+    node: BrokerNode,
+    host_label: str,
+    address: str,
+    namesrv_addr: str,
+    *,
+    master_endpoint: str | None,
+) -> str:
+    """A broker's rolling-restart step; a slave also waits to catch up with `master_endpoint`."""
+    context = _service_context(
+        "broker",
+        host_label,
+        address,
+        cfg.ready_timeout_seconds,
+        node=node,
+        node_cluster=cfg.cluster_name,
+        namesrv_addr=namesrv_addr,
+    )
+    return render(
+        "rollout.sh.j2", master_endpoint=master_endpoint or "", catch_up_bytes=SLAVE_CATCH_UP_BYTES, **context
     )
 
 

@@ -94,6 +94,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def options_of(self, resource: Registered) -> pulumi.ResourceOptions:
         return self.options[(resource.typ, resource.name)]
 
+    def depends_on(self, resource: Registered) -> set[str]:
+        """Names of the resources `resource` was given in depends_on."""
+        declared = self.options_of(resource).depends_on
+        items = declared if isinstance(declared, list) else [] if declared is None else [declared]
+        return {item._name for item in items if isinstance(item, pulumi.Resource)}
+
     def named(self, name: str) -> Registered:
         matches = [r for r in self.resources if r.name == name]
         assert len(matches) == 1, f"{len(matches)} resources named {name}: {[r.name for r in self.resources]}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -29,12 +30,21 @@ def broker_conf(command: Registered) -> dict[str, str]:
     return dict(line.split("=", 1) for line in match.group(1).splitlines() if line and not line.startswith("#"))
 
 
+def _configure_commands(run: ProgramRun, unit: str) -> list[Registered]:
+    return [c for c in run.commands if f"UNIT={unit}" in c.inputs.get("stdin", "") and not c.name.endswith("-rollout")]
+
+
 def broker_commands(run: ProgramRun) -> list[Registered]:
-    return [c for c in run.commands if "UNIT=rocketmq-broker.service" in c.inputs.get("stdin", "")]
+    """The brokers' configure steps (writing broker.conf), without their rolling restarts."""
+    return _configure_commands(run, "rocketmq-broker.service")
 
 
 def namesrv_commands(run: ProgramRun) -> list[Registered]:
-    return [c for c in run.commands if "UNIT=rocketmq-namesrv.service" in c.inputs.get("stdin", "")]
+    return _configure_commands(run, "rocketmq-namesrv.service")
+
+
+def rollouts(run: ProgramRun) -> list[Registered]:
+    return [c for c in run.commands if c.name.endswith("-rollout")]
 
 
 def connection(command: Registered) -> dict[str, Any]:
@@ -120,7 +130,7 @@ def test_services_stop_on_destroy_and_commands_rerun_only_on_change() -> None:
     run = run_main_program(hosts_stack("master-slave-sync"), ["sshPrivateKey"])
     for command in broker_commands(run):
         assert "systemctl disable --now rocketmq-broker.service" in command.inputs["delete"]
-        assert "triggers" not in command.inputs  # a replace would run the old delete after the new create
+        assert "triggers" not in command.inputs  # hosts: the machine never changes under the program
     for command in namesrv_commands(run):
         assert "systemctl disable --now rocketmq-namesrv.service" in command.inputs["delete"]
     for command in run.commands:
@@ -143,6 +153,10 @@ def test_broker_setting_changes_only_broker_scripts() -> None:
     old = {c.name: c.inputs["stdin"] for c in before.commands}
     changed = {c.name for c in after.commands if old[c.name] != c.inputs["stdin"]}
     assert changed == {c.name for c in broker_commands(after)}
+    # Only the brokers' rolling restarts are triggered again; the name servers' stay as they were.
+    old_triggers = {c.name: c.inputs.get("triggers") for c in before.commands}
+    retriggered = {c.name for c in after.commands if old_triggers[c.name] != c.inputs.get("triggers")}
+    assert retriggered == {c.name for c in rollouts(after) if c.name.startswith("rocketmq-broker-")}
 
 
 def test_version_change_reinstalls_and_restarts_everything() -> None:
@@ -151,6 +165,42 @@ def test_version_change_reinstalls_and_restarts_everything() -> None:
     old = {c.name: c.inputs["stdin"] for c in before.commands}
     changed = {c.name for c in after.commands if old[c.name] != c.inputs["stdin"]}
     assert changed == {"rocketmq-peer1-install", "rocketmq-namesrv-peer1", "rocketmq-broker-a-0"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_restarts_roll_one_service_at_a_time(mode: str) -> None:
+    """Configure steps run in parallel (a new cluster starts at once); the rolling-restart steps
+    form one chain: name servers, then group by group, slaves before their master."""
+    run = run_main_program(hosts_stack(mode), ["sshPrivateKey"])
+    by_name = {c.name: c for c in run.commands}
+
+    after = run.mocks.depends_on
+
+    chain = [c.name for c in rollouts(run)]  # registration order
+    ns = [n for n in chain if n.startswith("rocketmq-namesrv-")]
+    brokers = [n for n in chain if not n.startswith("rocketmq-namesrv-")]
+    assert chain == ns + brokers
+    expected_brokers = []
+    for group in sorted({c["brokerName"] for c in map(broker_conf, broker_commands(run))}):
+        ids = sorted(
+            int(broker_conf(c)["brokerId"]) for c in broker_commands(run) if broker_conf(c)["brokerName"] == group
+        )
+        expected_brokers += [f"rocketmq-{group}-{i}-rollout" for i in [*ids[1:], ids[0]]]
+    assert brokers == expected_brokers
+    for previous, current in itertools.pairwise(chain):
+        configure = current.removesuffix("-rollout")
+        assert after(by_name[current]) == {previous, configure}, current
+    assert after(by_name[chain[0]]) == {chain[0].removesuffix("-rollout")}
+
+    # A slave's rolling restart waits for it to catch up with its master before the master's.
+    for command in rollouts(run):
+        if re.search(r"-broker-[a-z]-[1-9]-rollout$", command.name):
+            assert "MASTER_ENDPOINT=" in command.inputs["stdin"]
+        else:
+            assert "MASTER_ENDPOINT" not in command.inputs["stdin"]
+    # Configure steps never wait for another host's restart.
+    for command in broker_commands(run) + namesrv_commands(run):
+        assert not any(d.endswith("-rollout") for d in after(command)), command.name
 
 
 # ------------------------------------------------------------------- target: aws
@@ -242,7 +292,7 @@ def test_aws_resources_outlive_later_ups() -> None:
         assert attachment.inputs["stopInstanceBeforeDetaching"] is True
     (gateway,) = run.mocks.of_type("aws:ec2/internetGateway:InternetGateway")
     for ip in run.mocks.of_type("aws:ec2/eip:Eip"):
-        assert gateway.name in [d._name for d in options_of(ip).depends_on or []], ip.name  # type: ignore[union-attr]
+        assert gateway.name in run.mocks.depends_on(ip), ip.name
 
     # A replaced instance is a fresh disk: every script on that host reruns (the instance id is a
     # trigger), and the stack's public key is authorized there on every prepare.
@@ -252,7 +302,7 @@ def test_aws_resources_outlive_later_ups() -> None:
         on_host += [c for c in broker_commands(run) if f"HOST_LABEL={key}\n" in c.inputs["stdin"]]
         assert {c.name for c in on_host} >= {f"rocketmq-{key}-prepare", f"rocketmq-{key}-install"}
         for command in on_host:
-            assert command.inputs.get("triggers") == [f"{instance.name}-id"], command.name
+            assert command.inputs.get("triggers", [])[:1] == [f"{instance.name}-id"], command.name
         prepare = run.mocks.named(f"rocketmq-{key}-prepare").inputs["stdin"]
         assert f"SSH_PUBLIC_KEY='{PUBLIC_KEY}'" in prepare and "SSH_USER=ec2-user" in prepare
     assert len([c for c in run.commands if c.inputs.get("triggers")]) == len(run.commands)
@@ -350,7 +400,6 @@ def test_aws_private_hosts_through_bastion() -> None:
 def test_aws_dedicated_vpc_nat_waits_for_the_internet_gateway() -> None:
     # Private hosts in a dedicated VPC are refused (nothing could reach them), so build the
     # private half directly to check how the NAT gateway is wired.
-    import pulumi
 
     from components.aws_fleet import AwsFleet, AwsFleetArgs
     from components.config import AwsSettings, parse_config
@@ -360,14 +409,14 @@ def test_aws_dedicated_vpc_nat_waits_for_the_internet_gateway() -> None:
     cfg = parse_config(aws_stack("single-master"))
     settings = AwsSettings(ssh_cidrs=("203.0.113.0/24",), ssh_public_key="ssh-ed25519 AAAA x", public_ip=False)
 
-    def program() -> dict[str, pulumi.Output[str]]:
+    def program() -> dict[str, Any]:
         AwsFleet("rocketmq", AwsFleetArgs(settings=settings, plan=plan_cluster(cfg), zones=ZONES))
         return {}
 
     run = run_under_mocks(program)
     (gateway,) = run.mocks.of_type("aws:ec2/internetGateway:InternetGateway")
     (nat,) = run.mocks.of_type("aws:ec2/natGateway:NatGateway")
-    assert gateway.name in [d._name for d in run.mocks.options_of(nat).depends_on or []]  # type: ignore[union-attr]
+    assert gateway.name in run.mocks.depends_on(nat)
     interfaces = run.mocks.of_type("aws:ec2/networkInterface:NetworkInterface")
     assert interfaces and all("private" in i.inputs["subnetId"] for i in interfaces)
 

@@ -369,11 +369,11 @@ def test_one_command_per_topic_and_group_on_a_master_host(dependencies: dict[str
     assert "-r 5" in commands["rocketmq-group-order-service"].inputs["stdin"]
     assert "-o true" in commands["rocketmq-group-ledger"].inputs["stdin"]
 
-    # Each waits for every broker of every group, not only for broker-a's.
+    # Each waits for every broker of every group (configured and rolled out), not only for broker-a's.
     broker_urns = {
         urn for name, (urn, _) in dependencies.items() if name.startswith(("rocketmq-broker-a-", "rocketmq-broker-b-"))
     }
-    assert len(broker_urns) == 4
+    assert len(broker_urns) == 8
     for name in catalog:
         assert broker_urns <= set(dependencies[name][1]), name
 

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -210,6 +211,37 @@ def wait_for_cluster(
         if time.monotonic() > deadline:
             raise AssertionError(f"clusterList never showed {sorted(expected)}; last: {rows}")
         time.sleep(3)
+
+
+class DownedBrokers:
+    """Samples clusterList in the background while a change runs: which expected brokers were
+    missing at each sample, and the most that were missing at once."""
+
+    def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
+        self._args = (net, host, namesrv_addr)
+        self._expected = expected
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="downed-brokers", daemon=True)
+        self.samples: list[set[tuple[str, int, str]]] = []
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rows = cluster_list(*self._args)
+            if rows:  # an empty answer is mqadmin failing, not every broker down
+                self.samples.append(self._expected - {(r.broker_name, r.broker_id, r.address) for r in rows})
+            self._stop.wait(0.5)
+
+    @property
+    def most_at_once(self) -> int:
+        return max((len(missing) for missing in self.samples), default=0)
+
+    def __enter__(self) -> DownedBrokers:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=180)
 
 
 def create_topic(net: TestNetwork, host: Host, namesrv_addr: str, cluster: str, topic: str) -> None:

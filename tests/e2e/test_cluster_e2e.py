@@ -19,6 +19,7 @@ from components.config import DEFAULT_VERSION
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
+    DownedBrokers,
     Mirror,
     PulumiStack,
     broker_jvm_pid,
@@ -221,10 +222,13 @@ def test_cluster_lifecycle(
         h.name: service_pid(net, h, "rocketmq-broker.service") for h in hosts_with(net, mode, "broker")
     } == pids_before
 
-    # -- change a broker setting: only brokers restart; messages sent before are still there
+    # -- change a broker setting: only brokers restart, one at a time; messages sent before are still there
     ns_pids = {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts}
     stack.set_config({"fileReservedTime": 24})
-    stack.up()
+    with DownedBrokers(net, probe, namesrv, expected) as downed:
+        stack.up()
+    assert downed.most_at_once <= 1, [sorted(m) for m in downed.samples if m]
+    assert any(downed.samples), "no sample saw a broker restart"
     for host in hosts_with(net, mode, "broker"):
         assert service_pid(net, host, "rocketmq-broker.service") != pids_before[host.name], (
             f"{host} broker not restarted"
