@@ -198,6 +198,9 @@ def delete(spec: MachineSpec) -> None:
 def remove_empty_parents(path: Path) -> None:
     """Removes the empty directories above ``path`` up to the stack's own (``.../local/<stack>``)."""
     for parent in path.parents:
-        if parent.name == "local" or not parent.is_dir() or any(parent.iterdir()):
+        if parent.name == "local":
             return
-        parent.rmdir()
+        try:  # machines are deleted in parallel: another delete may empty or remove it meanwhile
+            parent.rmdir()
+        except OSError:
+            return

@@ -134,3 +134,16 @@ def test_cli_says_one_line_when_it_cannot_run(
     monkeypatch.setattr(local_machines, "preflight_problem", lambda: "rocketmq:target local needs root")
     assert cli.main(["rootfs"]) == 1
     assert capsys.readouterr().err == "rocketmq: rocketmq:target local needs root\n"
+
+
+def test_removing_empty_parents_stops_at_the_local_dir_and_tolerates_races(tmp_path: Path) -> None:
+    machines = tmp_path / "local" / "rocketmq-s" / "machines"
+    (machines / "ns-1").mkdir(parents=True)
+    (machines / "broker-a-0").mkdir()
+    (machines / "ns-1").rmdir()  # what delete removed
+    local_machines.remove_empty_parents(machines / "ns-1")  # machines/ still holds broker-a-0
+    assert (machines / "broker-a-0").is_dir()
+    (machines / "broker-a-0").rmdir()
+    local_machines.remove_empty_parents(machines / "broker-a-0")
+    assert not (tmp_path / "local" / "rocketmq-s").exists() and (tmp_path / "local").is_dir()
+    local_machines.remove_empty_parents(machines / "ns-1")  # a parallel delete removed them already

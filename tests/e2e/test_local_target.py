@@ -1,8 +1,8 @@
 """Real end-to-end of target local: the real Pulumi engine runs `up` of the repository's local
 stack, which boots its own systemd-nspawn machines on this machine and deploys RocketMQ onto
 them; RocketMQ's own client produces and consumes 1,000 messages through namesrvAddr on
-127.0.0.1; a second `up` changes nothing; `destroy` leaves no machine, process, mount, cgroup,
-namespace or file behind.
+127.0.0.1; a machine rebooted from inside comes back; a second `up` changes nothing; `destroy`
+leaves no machine, process, mount, cgroup, namespace or file behind.
 
 Run it alone (machines share this machine's loopback ports), under the e2e lock:
     flock /tmp/rmq-e2e.lock pytest -m e2e tests/e2e/test_local_target.py -p no:cacheprovider -s
@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,24 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         produce(None, classpath, namesrv, "E2E_LOCAL", MESSAGES)
         consume(None, classpath, namesrv, "E2E_LOCAL", group="e2e-local", count=MESSAGES)
 
+        # -- `systemctl reboot` inside a machine: its supervisor boots it again, the slave comes back
+        slave = specs["broker-a-1"]
+        old_leader = machine.leader_pid(slave)
+        _in_machine(slave, "systemctl", "reboot")
+        _wait(lambda: machine.leader_pid(slave) not in (None, old_leader), 60, "broker-a-1 to boot again")
+        local_machines.wait_for_sshd(slave, 20024)
+        _wait(
+            lambda: bool(
+                re.search(
+                    r"broker-a\s+1\s+127\.0\.0\.1:20931",
+                    _in_machine(specs["ns-1"], *mqadmin, "clusterList", "-n", namesrv),
+                )
+            ),
+            180,
+            "broker-a/1 to register again after the reboot",
+        )
+        assert machine.boots(slave) == 2 and machine.supervisor_pid(slave) == supervisors["broker-a-1"]
+
         # -- a second up with no change runs nothing
         started = time.monotonic()
         again = stack.up()
@@ -139,3 +158,10 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout == netns_before
     assert not [port for port in (*PORTS, LOCAL_MIRROR_PORT) if port_taken(port)]
     assert not root.exists() or not [p for p in root.rglob("*") if not p.is_dir()], list(root.rglob("*"))
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f}s waiting for {what}"
+        time.sleep(1)
