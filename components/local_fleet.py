@@ -28,7 +28,7 @@ from localhosts import local_machines, release_dist
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = "python3 -m localhosts"
 # The local release mirror (only when the configured mirror does not answer): below the name
-# server ports (19876 + 10 i), clear of the sshd (20022 + i) and broker (20911 + 10 i) ports.
+# server ports (19876 + 10 k), clear of the sshd (20022 + k, 20100 + ...) and broker ports.
 LOCAL_MIRROR_PORT = 19800
 
 

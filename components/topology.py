@@ -17,14 +17,15 @@ ALL_ROCKETMQ_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT, HA_PORT)
 CLIENT_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT)
 SSH_PORT = 22
 
-# target local: every machine shares this machine's loopback, so machine i (in plan order) gets its
-# own ports, clear of RocketMQ's defaults (a RocketMQ already running here keeps 9876/10911) and of
-# Linux's ephemeral range (32768-60999). RocketMQ derives the broker's fast channel (listen - 2) and
-# HA port (listen + 1) itself; a step of 10 keeps them apart.
-LOCAL_SSH_PORT_BASE = 20022  # sshd of machine i: 20022 + i
-LOCAL_NAME_SERVER_PORT_BASE = 19876  # name server of machine i: 19876 + 10 i
-LOCAL_BROKER_PORT_BASE = 20911  # broker listenPort of machine i: 20911 + 10 i (and 20909, 20912)
-LOCAL_PORT_STEP = 10
+# target local: every machine shares this machine's loopback, so each gets its own ports, clear
+# of RocketMQ's defaults (a RocketMQ already running here keeps 9876/10911) and below Linux's
+# ephemeral range (32768-60999). They follow the role, not the machine's place in the plan, so
+# adding a name server, a group or a slave leaves every existing machine's ports as they are.
+# RocketMQ derives the broker's fast channel (listen - 2) and HA port (listen + 1) itself.
+LOCAL_NAME_SERVER_PORT_BASE = 19876  # name server k (0-8): 19876 + 10 k
+LOCAL_BROKER_PORT_BASE = 20911  # broker g/b (group g 0-25, brokerId b 0-8): 20911 + 100 g + 10 b
+LOCAL_NAME_SERVER_SSH_PORT_BASE = 20022  # sshd of name server k: 20022 + k
+LOCAL_BROKER_SSH_PORT_BASE = 20100  # sshd of broker g/b: 20100 + 10 g + b
 LOCAL_ADDRESS = "127.0.0.1"
 
 
@@ -181,21 +182,26 @@ def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
     """target local: one machine per name server and per broker, as for aws, on this machine's
     loopback, each with its own ports (see LOCAL_*_PORT_BASE)."""
     dedicated = _plan_dedicated_hosts(cfg, zones=1)
+    group_index = {group.broker_name: g for g, group in enumerate(dedicated.groups)}
     hosts: list[PlannedHost] = []
     nodes: list[BrokerNode] = []
-    for index, planned in enumerate(dedicated.hosts):
-        broker = None
-        if planned.broker is not None:
-            broker = replace(planned.broker, listen_port=LOCAL_BROKER_PORT_BASE + LOCAL_PORT_STEP * index)
-            nodes.append(broker)
-        hosts.append(
-            replace(
-                planned,
-                broker=broker,
-                name_server_port=LOCAL_NAME_SERVER_PORT_BASE + LOCAL_PORT_STEP * index,
-                ssh_port=LOCAL_SSH_PORT_BASE + index,
+    name_servers = 0
+    for planned in dedicated.hosts:
+        if planned.broker is None:
+            k = name_servers
+            name_servers += 1
+            hosts.append(
+                replace(
+                    planned,
+                    name_server_port=LOCAL_NAME_SERVER_PORT_BASE + 10 * k,
+                    ssh_port=LOCAL_NAME_SERVER_SSH_PORT_BASE + k,
+                )
             )
-        )
+            continue
+        g, b = group_index[planned.broker.broker_name], planned.broker.broker_id
+        broker = replace(planned.broker, listen_port=LOCAL_BROKER_PORT_BASE + 100 * g + 10 * b)
+        nodes.append(broker)
+        hosts.append(replace(planned, broker=broker, ssh_port=LOCAL_BROKER_SSH_PORT_BASE + 10 * g + b))
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
 
 

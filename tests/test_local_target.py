@@ -61,7 +61,7 @@ def test_small_master_slave_cluster_on_local_machines() -> None:
     assert run.mocks.of_type("aws:ec2/instance:Instance") == []
 
     # One machine per planned host, each booted from the cached rootfs with its own sshd port.
-    expected_ports = {"ns-1": 20022, "broker-a-0": 20023, "broker-a-1": 20024}
+    expected_ports = {"ns-1": 20022, "broker-a-0": 20100, "broker-a-1": 20101}
     for key, ssh_port in expected_ports.items():
         create, delete = commands[key].inputs["create"], commands[key].inputs["delete"]
         assert argv(create)[:5] == ["python3", "-m", "localhosts", "machine", "create"]
@@ -74,9 +74,9 @@ def test_small_master_slave_cluster_on_local_machines() -> None:
             assert option(delete, flag) == option(create, flag)
     assert option(commands["ns-1"].inputs["create"], "--port") == ["name server=19876"]
     assert option(commands["broker-a-0"].inputs["create"], "--port") == [
-        "broker fast channel=20919",
-        "broker listenPort=20921",
-        "broker HA=20922",
+        "broker fast channel=20909",
+        "broker listenPort=20911",
+        "broker HA=20912",
     ]
 
     # Deployed exactly as for hosts: SSH to 127.0.0.1:<port> as deploy, with the stack's own key.
@@ -87,11 +87,11 @@ def test_small_master_slave_cluster_on_local_machines() -> None:
 
     assert run.outputs["namesrvAddr"] == "127.0.0.1:19876"
     assert run.outputs["nameServers"] == ["127.0.0.1:19876"]
-    assert run.outputs["brokers"] == {"broker-a": {"master": "127.0.0.1:20921", "slaves": ["127.0.0.1:20931"]}}
+    assert run.outputs["brokers"] == {"broker-a": {"master": "127.0.0.1:20911", "slaves": ["127.0.0.1:20921"]}}
     (namesrv,) = namesrv_commands(run)
     assert "listenPort=19876\n" in namesrv.inputs["stdin"]
     confs = {(c["brokerName"], c["brokerId"]): c for c in map(broker_conf, broker_commands(run))}
-    assert confs["broker-a", "0"]["listenPort"] == "20921" and confs["broker-a", "1"]["listenPort"] == "20931"
+    assert confs["broker-a", "0"]["listenPort"] == "20911" and confs["broker-a", "1"]["listenPort"] == "20921"
     assert {c["brokerIP1"] for c in confs.values()} == {"127.0.0.1"}
     assert {c["namesrvAddr"] for c in confs.values()} == {"127.0.0.1:19876"}
 
@@ -161,7 +161,7 @@ def test_the_topology_picture_shows_the_local_ports() -> None:
     cfg = parse_config(local_stack("master-slave-async", **SMALL), secret_keys=frozenset())
     text = mermaid(plan_cluster(cfg), cfg)
     assert "name server :19876" in text
-    assert "broker-a/0 ASYNC_MASTER :20921" in text and "broker-a/1 SLAVE :20931" in text
+    assert "broker-a/0 ASYNC_MASTER :20911" in text and "broker-a/1 SLAVE :20921" in text
 
 
 def test_scripts_topology_draws_the_local_stack() -> None:

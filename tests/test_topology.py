@@ -106,16 +106,27 @@ def test_local_machines_each_get_their_own_ports(mode: str) -> None:
     cfg = parse_config(local_stack(mode, brokerGroups=2 if mode != "single-master" else 1))
     plan = plan_cluster(cfg)
     assert len(plan.hosts) == cfg.name_servers + cfg.broker_groups * (cfg.slaves_per_group + 1)
-    assert [h.ssh_port for h in plan.hosts] == [20022 + i for i in range(len(plan.hosts))]
-    ns_ports = [h.name_server_port for h in plan.name_server_hosts]
-    assert ns_ports == [19876 + 10 * i for i in range(cfg.name_servers)]
-    broker_ports = [n.listen_port for n in plan.broker_nodes]
-    assert broker_ports == [20911 + 10 * (cfg.name_servers + i) for i in range(len(broker_ports))]
+    for k, host in enumerate(plan.name_server_hosts):
+        assert (host.name_server_port, host.ssh_port) == (19876 + 10 * k, 20022 + k)
+    for g, group in enumerate(plan.groups):
+        for node in group.nodes:
+            assert node.listen_port == 20911 + 100 * g + 10 * node.broker_id
+            assert plan.host(node.host).ssh_port == 20100 + 10 * g + node.broker_id
     # Nothing two machines open on the shared loopback collides, sshd included.
     opened = [port for h in plan.hosts for port in (h.ssh_port, *h.listen_ports)]
     assert len(opened) == len(set(opened))
     assert not {9876, 10909, 10911, 10912, 22} & set(opened)
     assert all(1024 < port < 32768 for port in opened)  # below Linux's ephemeral range
+
+
+def test_growing_a_local_cluster_keeps_every_machines_ports() -> None:
+    def ports(**counts: int) -> dict[str, tuple[int, ...]]:
+        plan = plan_cluster(parse_config(local_stack("master-slave-async", **counts)))
+        return {h.key: (h.ssh_port, *h.listen_ports) for h in plan.hosts}
+
+    small = ports(nameServers=1, brokerGroups=1, slavesPerGroup=1)
+    grown = ports(nameServers=3, brokerGroups=2, slavesPerGroup=2)
+    assert small == {key: grown[key] for key in small}
 
 
 def test_the_largest_local_cluster_still_has_distinct_ports() -> None:

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 STACK = "e2elocal"  # its own machine names and state; the ports are the local stack's
 MESSAGES = 1000
 MACHINES = ("ns-1", "broker-a-0", "broker-a-1")
-PORTS = (20022, 20023, 20024, 19876, 20919, 20921, 20922, 20929, 20931, 20932)
+PORTS = (20022, 20100, 20101, 19876, 20909, 20911, 20912, 20919, 20921, 20922)
 
 
 def _require_root_and_tools() -> None:
@@ -100,7 +100,7 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         outputs = stack.outputs()
         namesrv = outputs["namesrvAddr"]
         assert namesrv == f"{LOCAL_ADDRESS}:19876"
-        assert outputs["brokers"] == {"broker-a": {"master": "127.0.0.1:20921", "slaves": ["127.0.0.1:20931"]}}
+        assert outputs["brokers"] == {"broker-a": {"master": "127.0.0.1:20911", "slaves": ["127.0.0.1:20921"]}}
         supervisors = {key: machine.supervisor_pid(spec) for key, spec in specs.items()}
         assert all(supervisors.values()), supervisors
         assert "sshPrivateKey" not in stack.stack_file.read_text()
@@ -109,8 +109,8 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         # -- RocketMQ's own tools: the cluster as planned, then 1,000 messages through namesrvAddr
         mqadmin = ("runuser", "-u", "rocketmq", "--", "/usr/local/libexec/rocketmq/mqadmin")
         cluster = _in_machine(specs["ns-1"], *mqadmin, "clusterList", "-n", namesrv)
-        assert re.search(r"broker-a\s+0\s+127\.0\.0\.1:20921", cluster), cluster
-        assert re.search(r"broker-a\s+1\s+127\.0\.0\.1:20931", cluster), cluster
+        assert re.search(r"broker-a\s+0\s+127\.0\.0\.1:20911", cluster), cluster
+        assert re.search(r"broker-a\s+1\s+127\.0\.0\.1:20921", cluster), cluster
         topic = _in_machine(
             specs["ns-1"], *mqadmin, "updateTopic", "-n", namesrv, "-c", "DefaultCluster", "-t", "E2E_LOCAL"
         )
@@ -123,11 +123,11 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         old_leader = machine.leader_pid(slave)
         _in_machine(slave, "systemctl", "reboot")
         _wait(lambda: machine.leader_pid(slave) not in (None, old_leader), 60, "broker-a-1 to boot again")
-        local_machines.wait_for_sshd(slave, 20024)
+        local_machines.wait_for_sshd(slave, 20101)
         _wait(
             lambda: bool(
                 re.search(
-                    r"broker-a\s+1\s+127\.0\.0\.1:20931",
+                    r"broker-a\s+1\s+127\.0\.0\.1:20921",
                     _in_machine(specs["ns-1"], *mqadmin, "clusterList", "-n", namesrv),
                 )
             ),
