@@ -109,7 +109,15 @@ class LocalFleet(pulumi.ComponentResource):
             machine = self._machine(name, args.stack, root, key_dir, planned)
             self.machines[planned.key] = machine
             self.endpoints[planned.key] = HostEndpoint(
-                planned.key, LOCAL_ADDRESS, LOCAL_ADDRESS, LOCAL_SSH_USER, planned.ssh_port, ready_after=(machine,)
+                planned.key,
+                LOCAL_ADDRESS,
+                LOCAL_ADDRESS,
+                LOCAL_SSH_USER,
+                planned.ssh_port,
+                ready_after=(machine,),
+                # Its create prints a new token each time it makes the machine anew (a new rootfs,
+                # a new key): then every script runs again on the fresh disk.
+                machine_id=machine.stdout,
             )
         self.register_outputs(
             {

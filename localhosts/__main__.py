@@ -15,6 +15,7 @@ Each fails with one clear line on stderr (exit 1).
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             spec = local_machines.spec_for(args.state_dir, args.name, args.hostname, args.rootfs)
             if args.action == "create":
                 seconds = local_machines.create(spec, args.ssh_port, args.port, args.public_key_file)
-                print(f"machine {spec.name} booted; sshd answers on 127.0.0.1:{args.ssh_port} after {seconds:.1f}s")
+                # A new token on every create: the program reruns its scripts on a machine made anew.
+                print(
+                    f"machine {spec.name} booted as {secrets.token_hex(8)}; "
+                    f"sshd answers on 127.0.0.1:{args.ssh_port} after {seconds:.1f}s"
+                )
             else:
                 local_machines.delete(spec)
                 print(f"machine {spec.name} stopped and removed")

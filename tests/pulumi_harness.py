@@ -32,6 +32,8 @@ def local_command_stdout(create: str) -> str:
         return PRIVATE_KEY
     if " mirror start " in create:
         return LOCAL_MIRROR_FALLBACK + "\n"
+    if " machine create " in create:
+        return "machine booted as 0123456789abcdef; sshd answers\n"
     return ""
 
 

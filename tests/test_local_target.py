@@ -85,6 +85,10 @@ def test_small_master_slave_cluster_on_local_machines() -> None:
         assert (conn["host"], conn["port"], conn["user"]) == ("127.0.0.1", ssh_port, "deploy")
         assert conn["privateKey"] == PRIVATE_KEY
 
+    # A machine made anew (its create prints a new token) gets every script again.
+    for name in ("rocketmq-ns-1-prepare", "rocketmq-broker-a-0-install", "rocketmq-namesrv-ns-1"):
+        assert run.mocks.named(name).inputs["triggers"] == ["machine booted as 0123456789abcdef; sshd answers\n"]
+
     assert run.outputs["namesrvAddr"] == "127.0.0.1:19876"
     assert run.outputs["nameServers"] == ["127.0.0.1:19876"]
     assert run.outputs["brokers"] == {"broker-a": {"master": "127.0.0.1:20911", "slaves": ["127.0.0.1:20921"]}}
