@@ -12,6 +12,7 @@ import pytest
 from components.config import ConfigError, Mode, parse_config
 from tests.pulumi_harness import PRIVATE_KEY, RecordingMocks, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_stack
+from tests.test_config_topics import BAD_INPUTS as TOPIC_BAD_INPUTS
 
 
 @pytest.mark.parametrize(
@@ -360,7 +361,10 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("description", "stack", "key", "phrase"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+ALL_BAD_INPUTS = BAD_INPUTS + TOPIC_BAD_INPUTS
+
+
+@pytest.mark.parametrize(("description", "stack", "key", "phrase"), ALL_BAD_INPUTS, ids=[c[0] for c in ALL_BAD_INPUTS])
 def test_bad_input_is_refused_with_the_key(description: str, stack: dict[str, Any], key: str, phrase: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(stack)
@@ -374,7 +378,7 @@ def test_there_are_enough_bad_input_cases() -> None:
     assert len(BAD_INPUTS) >= 25
 
 
-@pytest.mark.parametrize(("description", "stack", "key", "phrase"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
+@pytest.mark.parametrize(("description", "stack", "key", "phrase"), ALL_BAD_INPUTS, ids=[c[0] for c in ALL_BAD_INPUTS])
 def test_program_registers_nothing_on_bad_input(description: str, stack: dict[str, Any], key: str, phrase: str) -> None:
     secrets = ["sshPrivateKey"] if "sshPrivateKey" in stack else []
     mocks = RecordingMocks()

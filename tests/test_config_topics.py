@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pulumi
-import pytest
-
-from components.config import ConfigError, parse_config
+from components.config import parse_config
 from components.config_topics import ConsumerGroupSpec, TopicSpec
-from tests.pulumi_harness import RecordingMocks, run_main_program
 from tests.stacks import hosts_stack
 
 TOPICS: list[dict[str, Any]] = [
@@ -70,6 +66,7 @@ def _groups(*entries: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 
 
 # (description, stack, key named in the error, phrase in the error), as in test_config.py
+# Run by tests/test_config.py with the other bad inputs: refused with the key, nothing registered.
 BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("topics not a list", hosts_stack("single-master", topics='{"name": "T"}'), "rocketmq:topics", "must be a list"),
     ("topic not an object", _topics("T"), "rocketmq:topics[0]", "must be an object"),  # type: ignore[arg-type]
@@ -191,22 +188,3 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "true or false",
     ),
 ]
-
-
-@pytest.mark.parametrize(("description", "stack", "key", "phrase"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
-def test_bad_input_is_refused_with_the_key(description: str, stack: dict[str, Any], key: str, phrase: str) -> None:
-    with pytest.raises(ConfigError) as raised:
-        parse_config(stack)
-    message = str(raised.value)
-    assert message.startswith(f"{key}: "), message
-    assert phrase in message, message
-    assert "\n" not in message.strip()
-
-
-@pytest.mark.parametrize(("description", "stack", "key", "phrase"), BAD_INPUTS, ids=[case[0] for case in BAD_INPUTS])
-def test_program_registers_nothing_on_bad_input(description: str, stack: dict[str, Any], key: str, phrase: str) -> None:
-    mocks = RecordingMocks()
-    with pytest.raises(pulumi.RunError) as raised:
-        run_main_program(stack, ["sshPrivateKey"], mocks=mocks)
-    assert str(raised.value).startswith(f"{key}: ")
-    assert mocks.resources == [] and mocks.calls == []
