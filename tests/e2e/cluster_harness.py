@@ -192,8 +192,15 @@ class ClusterRow:
 
 
 def cluster_list(net: TestNetwork, host: Host, namesrv_addr: str) -> list[ClusterRow]:
+    return _cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList")) or []
+
+
+def _cluster_rows(output: str) -> list[ClusterRow] | None:
+    """The rows of a clusterList answer; None when mqadmin gave none (no table header)."""
+    if "#Cluster Name" not in output:
+        return None
     rows = []
-    for line in mqadmin(net, host, namesrv_addr, "clusterList").splitlines():
+    for line in output.splitlines():
         fields = line.split()
         if len(fields) >= 5 and re.fullmatch(r"\d+", fields[2]) and ":" in fields[3]:
             rows.append(ClusterRow(fields[0], fields[1], int(fields[2]), fields[3], fields[4]))
@@ -225,9 +232,10 @@ class DownedBrokers:
         self.samples: list[set[tuple[str, int, str]]] = []
 
     def _run(self) -> None:
+        net, host, namesrv_addr = self._args
         while not self._stop.is_set():
-            rows = cluster_list(*self._args)
-            if rows:  # an empty answer is mqadmin failing, not every broker down
+            rows = _cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList"))
+            if rows is not None:  # no table at all is mqadmin failing, not every broker down
                 self.samples.append(self._expected - {(r.broker_name, r.broker_id, r.address) for r in rows})
             self._stop.wait(0.5)
 
