@@ -11,6 +11,7 @@ import pulumi
 
 from components.broker_pair import BrokerPair, BrokerPairArgs
 from components.config import ClusterConfig
+from components.group_drain import GroupDrain, GroupDrainArgs
 from components.local_fleet import LocalFleet, LocalFleetArgs
 from components.name_server_tier import NameServerTier, NameServerTierArgs
 from components.remote import Bastion, HostEndpoint, connection_for
@@ -134,12 +135,23 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
             for group, (master, slaves) in zip(plan.groups, resolved, strict=True)
         }
     )
+    admin_host = hosts[plan.groups[0].master.host]
+    GroupDrain(
+        "rocketmq-drain",
+        GroupDrainArgs(
+            cfg=cfg,
+            broker_names=[group.broker_name for group in plan.groups],
+            admin_host=admin_host,
+            namesrv_addr=tier.namesrv_addr,
+            brokers=pairs,
+        ),
+    )
     catalog = TopicCatalog(
         "rocketmq-catalog",
         TopicCatalogArgs(
             cfg=cfg,
             broker_names=[group.broker_name for group in plan.groups],
-            admin_host=hosts[plan.groups[0].master.host],
+            admin_host=admin_host,
             namesrv_addr=tier.namesrv_addr,
             masters={group.broker_name: pair.master for group, pair in zip(plan.groups, pairs, strict=True)},
             brokers=pairs,

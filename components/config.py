@@ -70,6 +70,7 @@ MODE_DEFAULTS: dict[Mode, ModeDefaults] = {
 MAX_BROKER_GROUPS = 26  # broker-a .. broker-z
 MAX_SLAVES_PER_GROUP = 8
 MAX_NAME_SERVERS = 9
+MIN_DRAIN_TIMEOUT_SECONDS = 60
 
 FLUSH_DISK_TYPES = ("ASYNC_FLUSH", "SYNC_FLUSH")
 OPERATING_SYSTEMS = ("centos-stream-9", "rocky-9", "alma-9")
@@ -82,7 +83,7 @@ CONFIG_KEYS = frozenset(
     {
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
-        "storePath", "readyTimeoutSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
+        "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
         # topics and consumer groups as code (components/config_topics.py)
         "topics", "consumerGroups", "pruneTopics",
         # target aws
@@ -221,6 +222,8 @@ class ClusterConfig:
     store_path: str
     ready_timeout_seconds: int
     target: str
+    # How long a broker group that leaves the cluster may take to drain; 0: leave without draining.
+    drain_timeout_seconds: int = 600
     hosts: tuple[HostSpec, ...] = ()
     aws: AwsSettings | None = None
     topics: tuple[TopicSpec, ...] = ()
@@ -427,6 +430,13 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     if store_path.rstrip("/") in ("", "/usr", "/etc", "/opt/rocketmq", "/var", "/home", "/root", "/boot"):
         raise ConfigError("storePath", f"must be a dedicated directory, not {store_path!r}")
     ready_timeout = _integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
+    drain_timeout = _integer("drainTimeoutSeconds", r.get("drainTimeoutSeconds", 600), 0, 86400)
+    if 0 < drain_timeout < MIN_DRAIN_TIMEOUT_SECONDS:
+        raise ConfigError(
+            "drainTimeoutSeconds",
+            f"must be 0 (no draining) or at least {MIN_DRAIN_TIMEOUT_SECONDS}: producers learn that a group "
+            f"takes no more writes only when they refresh routes, every 30 s; got {drain_timeout}",
+        )
 
     target = _choice("target", r.get("target", "aws"), TARGETS)
     if target == "local" and r.has("sshPrivateKey"):
@@ -490,6 +500,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         heap=heap,
         store_path=store_path.rstrip("/"),
         ready_timeout_seconds=ready_timeout,
+        drain_timeout_seconds=drain_timeout,
         target=target,
         hosts=hosts,
         aws=aws,

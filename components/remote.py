@@ -10,6 +10,8 @@ from pulumi_command import remote
 
 from components.rendering import RUN_STDIN_AS_ROOT
 
+IGNORE_STDIN = "cat >/dev/null"
+
 # Fresh cloud instances refuse SSH for a while after they boot: keep dialling.
 DIAL_ERROR_LIMIT = 60
 PER_DIAL_TIMEOUT_SECONDS = 15
@@ -71,16 +73,19 @@ def root_script(
     depends_on: Sequence[pulumi.Resource] = (),
     delete: str | None = None,
     triggers: Sequence[pulumi.Input[str]] = (),
+    on_create: bool = True,
 ) -> remote.Command:
     """Runs `script` (bash, on stdin) as root. It reruns only when the script itself or one of
     its `triggers` changes, so a second `pulumi up` with no change runs nothing on the hosts.
+    With `on_create` False it runs only on those changes, not when the Command is first created.
 
     A changed trigger replaces the Command: with a `delete` script, the old one's delete runs
     first (on a replaced machine it finds nothing to stop), never after the new one's create."""
     return remote.Command(
         name,
         connection=connection,
-        create=RUN_STDIN_AS_ROOT,
+        create=RUN_STDIN_AS_ROOT if on_create else IGNORE_STDIN,
+        update=None if on_create else RUN_STDIN_AS_ROOT,
         stdin=script,
         delete=delete,
         triggers=list(triggers) or None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,22 @@ UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.servi
 LOG_DIR = f"{SERVICE_USER_HOME}/logs/rocketmqlogs"
 LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log")}
 MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
+# The cluster's own mqadmin work on the admin host (topics, groups, drains) takes turns on this lock:
+# each mqadmin is a JVM.
+ADMIN_LOCK = "/run/rocketmq-catalog.lock"
+# A draining group may still get sends this long: RocketMQ clients refresh routes every 30 s.
+PRODUCER_ROUTE_REFRESH_SECONDS = 40
+BROKER_CONF = "/etc/rocketmq/broker.conf"
+# broker.conf properties that a running broker reads again at each use (RocketMQ's clean-up service
+# reads the first three, the pull and send paths the others): the configure step applies a change
+# of only these with `mqadmin updateBrokerConfig` instead of a restart.
+RUNTIME_BROKER_PROPERTIES = (
+    "fileReservedTime",
+    "deleteWhen",
+    "diskMaxUsedSpaceRatio",
+    "slaveReadEnable",
+    "brokerPermission",
+)
 # A restarted slave counts as caught up when its commit log is at most this far behind its master's.
 SLAVE_CATCH_UP_BYTES = 1024 * 1024
 # mqadmin's JVM: Apache's tools.sh would start it with a 1 GiB heap.
@@ -193,6 +210,7 @@ def _service_script(
             raise ValueError(f"{file.path} would end its here-document early")
     return render(
         "service.sh.j2",
+        runtime_properties=RUNTIME_BROKER_PROPERTIES,
         files=[HostFile(f.path, f.mode, f.content if f.content.endswith("\n") else f.content + "\n") for f in files],
         heredoc=HEREDOC,
         **_service_context(role, host_label, address, ready_timeout, **extra),
@@ -209,7 +227,7 @@ def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str, por
         *_common_files("namesrv", cfg, env),
         HostFile("/etc/rocketmq/namesrv.conf", "0644", render_namesrv_conf(port)),
     ]
-    return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, files, port=port)
+    return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, files, port=port, runtime_conf="")
 
 
 def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str) -> str:
@@ -222,7 +240,7 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
     )
     files = [
         *_common_files("broker", cfg, env),
-        HostFile("/etc/rocketmq/broker.conf", "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
+        HostFile(BROKER_CONF, "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
     ]
     return _service_script(
         "broker",
@@ -233,6 +251,7 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,
+        runtime_conf=BROKER_CONF,
     )
 
 
@@ -268,3 +287,26 @@ def render_broker_rollout(
 
 def render_stop_command(role: str) -> str:
     return render("stop-service.sh.j2", unit=UNITS[role])
+
+
+def render_drain_script(
+    cfg: ClusterConfig,
+    *,
+    host_label: str,
+    namesrv_addr: str,
+    broker_names: Sequence[str],
+    route_refresh_seconds: int = PRODUCER_ROUTE_REFRESH_SECONDS,
+) -> str:
+    """Drains the broker groups registered in the cluster but not in `broker_names` (see
+    templates/drain-groups.sh.j2)."""
+    return render(
+        "drain-groups.sh.j2",
+        host_label=host_label,
+        namesrv_addr=namesrv_addr,
+        cluster_name=cfg.cluster_name,
+        broker_names=broker_names,
+        drain_timeout_seconds=cfg.drain_timeout_seconds,
+        route_refresh_seconds=route_refresh_seconds,
+        mqadmin=MQADMIN,
+        lock_path=ADMIN_LOCK,
+    )

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from components.config_topics import ConsumerGroupSpec, TopicSpec
-from components.rendering import MQADMIN, render
+from components.rendering import ADMIN_LOCK, MQADMIN, render
 
 # How long the name servers may take to show a topic's new route (brokers register it at once,
 # but a name server that missed the registration waits for the next one, every 30 s).
 ROUTE_TIMEOUT_SECONDS = 120
-# Declarations on a host take turns on this lock: each runs mqadmin JVMs.
-CATALOG_LOCK = "/run/rocketmq-catalog.lock"
 # The Command's `delete` when pruning: the same script (kept as its stdin), told to delete.
 DELETE_FROM_STDIN = 'if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -s delete; else exec sudo -n /bin/bash -s delete; fi'
 
@@ -35,7 +33,7 @@ def render_topic_script(
     broker_addresses: Mapping[str, str],
     mqadmin: str = MQADMIN,
     route_timeout_seconds: int = ROUTE_TIMEOUT_SECONDS,
-    lock_path: str = CATALOG_LOCK,
+    lock_path: str = ADMIN_LOCK,
 ) -> str:
     """`broker_names`: where the topic lives (every group, or the chosen ones); `broker_addresses`:
     the master endpoint of each chosen group, empty for every group (updateTopic -c)."""
@@ -77,7 +75,7 @@ def render_group_script(
     broker_names: Sequence[str],
     mqadmin: str = MQADMIN,
     route_timeout_seconds: int = ROUTE_TIMEOUT_SECONDS,
-    lock_path: str = CATALOG_LOCK,
+    lock_path: str = ADMIN_LOCK,
 ) -> str:
     return render(
         "consumer-group.sh.j2",

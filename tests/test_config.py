@@ -98,6 +98,18 @@ def _hosts_with(change: dict[str, Any], index: int = 0, mode: str = "master-slav
 BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown mode", aws_stack("dledger"), "rocketmq:mode", "must be one of single-master"),
     (
+        "drain shorter than a route refresh",
+        hosts_stack("multi-master", drainTimeoutSeconds=30),
+        "rocketmq:drainTimeoutSeconds",
+        "must be 0 (no draining) or at least 60",
+    ),
+    (
+        "drain timeout not a number",
+        hosts_stack("multi-master", drainTimeoutSeconds="soon"),
+        "rocketmq:drainTimeoutSeconds",
+        "whole number",
+    ),
+    (
         "slaves in a master-only mode",
         aws_stack("multi-master", slavesPerGroup=1),
         "rocketmq:slavesPerGroup",
@@ -399,7 +411,8 @@ def test_plaintext_private_key_is_refused() -> None:
 def test_good_stack_through_main_registers_resources() -> None:
     # The counterpart of the refusals above: the same path does register a cluster when the input is good.
     run = run_main_program(hosts_stack("single-master"), ["sshPrivateKey"])
-    assert len(run.commands) == 6  # prepare, install, name server and broker, each with its rolling restart
+    # prepare, install, name server and broker, each with its rolling restart, and the group drain
+    assert len(run.commands) == 7
     assert run.outputs["namesrvAddr"] == "192.0.2.11:9876"
 
 
