@@ -1,0 +1,233 @@
+"""Stack config per target: `hosts` (machines you have, each role placed) and the `aws` settings.
+
+Part of the config parser (components/config.py), which calls these once the shape of the cluster
+is known; it builds on that module's value checks.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from components.config import (
+    _AMI,
+    _INSTANCE_TYPE,
+    _SSH_PUBLIC_KEY,
+    _SUBNET,
+    _VPC,
+    OPERATING_SYSTEMS,
+    AwsSettings,
+    BrokerPlacement,
+    ConfigError,
+    HostSpec,
+    Mode,
+    _address,
+    _boolean,
+    _choice,
+    _cidr,
+    _integer,
+    _ip,
+    _pattern,
+    _Reader,
+    _string_list,
+    _structured,
+    expected_brokers,
+)
+
+
+def parse_hosts(
+    raw: Any, default_user: str, *, mode: Mode, groups: int, slaves: int, name_servers: int
+) -> tuple[HostSpec, ...]:
+    key = "hosts"
+    value = _structured(key, raw)
+    if value is None:
+        raise ConfigError(
+            key, "is required when target is hosts: a list of {name, address, nameServer, broker} entries"
+        )
+    if not isinstance(value, list) or not value:
+        raise ConfigError(key, f"must be a non-empty list of hosts; got {raw!r}")
+
+    allowed_fields = {"name", "address", "privateAddress", "user", "port", "nameServer", "broker"}
+    specs: list[HostSpec] = []
+    for index, entry in enumerate(value):
+        where = f"{key}[{index}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(where, f"must be an object with name and address; got {entry!r}")
+        extra_fields = sorted(set(entry) - allowed_fields)
+        if extra_fields:
+            raise ConfigError(where, f"unknown field {extra_fields[0]!r}; allowed: {', '.join(sorted(allowed_fields))}")
+        if "name" not in entry or "address" not in entry:
+            raise ConfigError(where, "needs both name and address")
+        name = _pattern(
+            f"{where}.name",
+            entry["name"],
+            re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"),
+            "1-32 lowercase letters, digits or -",
+        )
+        address = _address(f"{where}.address", entry["address"])
+        private = _ip(f"{where}.privateAddress", entry.get("privateAddress", address))
+        user = _pattern(
+            f"{where}.user",
+            entry.get("user", default_user),
+            re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"),
+            "a Unix user name",
+        )
+        port = _integer(f"{where}.port", entry.get("port", 22), 1, 65535)
+        name_server = _boolean(f"{where}.nameServer", entry.get("nameServer", False))
+        broker = _placement(f"{where}.broker", entry.get("broker"))
+        if not name_server and broker is None:
+            raise ConfigError(where, f"host {name!r} carries nothing: set nameServer: true and/or broker: broker-a/0")
+        specs.append(HostSpec(name, address, private, user, port, name_server, broker))
+
+    for attr, label in (("name", "name"), ("address", "address"), ("private_address", "privateAddress")):
+        seen: set[str] = set()
+        for spec in specs:
+            item = getattr(spec, attr)
+            if item in seen:
+                raise ConfigError(key, f"two hosts share the {label} {item!r}; each host must be distinct")
+            seen.add(item)
+
+    ns_count = sum(1 for s in specs if s.name_server)
+    if ns_count != name_servers:
+        raise ConfigError(
+            key, f"{ns_count} hosts have nameServer: true but rocketmq:nameServers is {name_servers}; they must match"
+        )
+
+    expected = expected_brokers(groups, slaves)
+    placed: dict[tuple[str, int], str] = {}
+    for spec in specs:
+        if spec.broker is None:
+            continue
+        ident = (spec.broker.broker_name, spec.broker.broker_id)
+        if ident in placed:
+            raise ConfigError(key, f"{ident[0]}/{ident[1]} is placed on both {placed[ident]!r} and {spec.name!r}")
+        if spec.broker not in expected:
+            allowed = ", ".join(f"{b.broker_name}/{b.broker_id}" for b in expected)
+            raise ConfigError(
+                key,
+                f"host {spec.name!r} has broker {ident[0]}/{ident[1]}, which {mode.value} with rocketmq:brokerGroups={groups} and rocketmq:slavesPerGroup={slaves} does not have; allowed: {allowed}",
+            )
+        placed[ident] = spec.name
+    missing = [f"{b.broker_name}/{b.broker_id}" for b in expected if (b.broker_name, b.broker_id) not in placed]
+    if missing:
+        raise ConfigError(
+            key,
+            f"too few broker hosts: {', '.join(missing)} not placed on any host ({mode.value} needs {len(expected)} brokers)",
+        )
+    return tuple(specs)
+
+
+def _placement(key: str, raw: Any) -> BrokerPlacement | None:
+    if raw is None or raw is False:
+        return None
+    match = re.fullmatch(r"(broker-[a-z])/(\d)", raw) if isinstance(raw, str) else None
+    if not match:
+        raise ConfigError(
+            key, f"must be brokerName/brokerId such as broker-a/0 (master) or broker-a/1 (slave); got {raw!r}"
+        )
+    return BrokerPlacement(broker_name=match.group(1), broker_id=int(match.group(2)))
+
+
+_OS_LOGIN = {"centos-stream-9": "ec2-user", "rocky-9": "rocky", "alma-9": "ec2-user"}
+
+
+def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
+    os_name = _choice("os", r.get("os", "centos-stream-9"), OPERATING_SYSTEMS)
+    ami = r.get("ami")
+    if ami is not None:
+        ami = _pattern("ami", ami, _AMI, "an AMI id such as ami-0123456789abcdef0")
+    ns_type = _pattern(
+        "nameServerInstanceType",
+        r.get("nameServerInstanceType", "t3.medium"),
+        _INSTANCE_TYPE,
+        "an EC2 instance type such as t3.medium",
+    )
+    broker_type = _pattern(
+        "brokerInstanceType",
+        r.get("brokerInstanceType", "m5.large"),
+        _INSTANCE_TYPE,
+        "an EC2 instance type such as m5.large",
+    )
+    volume = _integer("dataVolumeSize", r.get("dataVolumeSize", 100), 8, 16384)
+
+    vpc_id = r.get("vpcId")
+    if vpc_id is not None:
+        vpc_id = _pattern("vpcId", vpc_id, _VPC, "a VPC id such as vpc-0123456789abcdef0")
+    subnet_ids = _string_list(
+        "subnetIds",
+        r.get("subnetIds", []),
+        lambda k, v: _pattern(k, v, _SUBNET, "a subnet id such as subnet-0123456789abcdef0"),
+    )
+    if vpc_id and not subnet_ids:
+        raise ConfigError(
+            "subnetIds", "is required with rocketmq:vpcId: list the subnets (in different zones) to place hosts in"
+        )
+    if subnet_ids and not vpc_id:
+        raise ConfigError("vpcId", "is required with rocketmq:subnetIds: the VPC the subnets belong to")
+    vpc_cidr = _cidr("vpcCidr", r.get("vpcCidr", "10.42.0.0/16"))
+    if ipaddress.IPv4Network(vpc_cidr).prefixlen > 20:
+        raise ConfigError("vpcCidr", f"must be /20 or larger to hold the subnets; got {vpc_cidr}")
+
+    ssh_cidrs = _string_list("sshCidrs", r.get("sshCidrs", []), _cidr)
+    client_cidrs = _string_list("clientCidrs", r.get("clientCidrs", []), _cidr)
+    public_ip = _boolean("publicIp", r.get("publicIp", True))
+    bastion_host = r.get("bastionHost")
+    if bastion_host is not None:
+        bastion_host = _address("bastionHost", bastion_host)
+    bastion_user = r.get("bastionUser")
+    if bastion_user is not None:
+        bastion_user = _pattern(
+            "bastionUser", bastion_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name"
+        )
+    if not public_ip and not vpc_id:
+        raise ConfigError(
+            "publicIp",
+            "false needs rocketmq:vpcId and rocketmq:subnetIds of an existing VPC that your bastion reaches; "
+            "a dedicated VPC has no bastion, so its private hosts could not be reached",
+        )
+    if not public_ip and not bastion_host:
+        raise ConfigError(
+            "bastionHost",
+            "is required when rocketmq:publicIp is false: without public IPs the hosts are reached through a bastion",
+        )
+    if "0.0.0.0/0" in ssh_cidrs:
+        raise ConfigError(
+            "sshCidrs", "must not open SSH to the whole internet (0.0.0.0/0); list your office, VPN or bastion CIDRs"
+        )
+    if not ssh_cidrs:
+        raise ConfigError(
+            "sshCidrs",
+            "is required for target aws: the CIDRs allowed to reach port 22 (where `pulumi up` or the bastion runs)",
+        )
+
+    public_key = r.get("sshPublicKey")
+    if public_key is None:
+        raise ConfigError(
+            "sshPublicKey", "is required for target aws: the OpenSSH public key matching rocketmq:sshPrivateKey"
+        )
+    public_key = _pattern(
+        "sshPublicKey",
+        str(public_key).strip(),
+        _SSH_PUBLIC_KEY,
+        "one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa)",
+    )
+
+    return AwsSettings(
+        os=os_name,
+        ami=ami,
+        name_server_instance_type=ns_type,
+        broker_instance_type=broker_type,
+        data_volume_size_gib=volume,
+        vpc_id=vpc_id,
+        subnet_ids=subnet_ids,
+        vpc_cidr=vpc_cidr,
+        ssh_cidrs=ssh_cidrs,
+        client_cidrs=client_cidrs,
+        public_ip=public_ip,
+        bastion_host=bastion_host,
+        bastion_user=bastion_user,
+        ssh_public_key=public_key,
+        ssh_user=ssh_user or _OS_LOGIN[os_name],
+        retain_store_on_destroy=_boolean("retainStoreOnDestroy", r.get("retainStoreOnDestroy", True)),
+    )
