@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,18 +52,23 @@ def engine_environment() -> dict[str, str]:
     return env
 
 
-def copy_program(target: Path) -> Path:
-    """The program as a user has it, with its virtualenv pointed at the one running the tests."""
+def copy_program(target: Path, *, as_cloned: bool = False, root: Path = PROJECT_ROOT) -> Path:
+    """The program as a user has it (from ``root``: this checkout, or another revision's tree).
+    By default its virtualenv is the one running the tests; ``as_cloned`` keeps Pulumi.yaml as
+    it is (scripts/pulumi.sh then makes ./venv, as for a user) and brings the host-tools
+    installer that scripts/pulumi.sh runs for target local."""
     target.mkdir(parents=True, exist_ok=True)
-    for name in PROGRAM_FILES:
-        source = PROJECT_ROOT / name
+    for name in (*PROGRAM_FILES, *(("tests/e2e/setup-host-tools.sh",) if as_cloned else ())):
+        source = root / name
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         else:
             shutil.copy2(source, target / name)
-    project = yaml.safe_load((target / "Pulumi.yaml").read_text())
-    project["runtime"]["options"]["virtualenv"] = sys.prefix
-    (target / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
+    if not as_cloned:
+        project = yaml.safe_load((target / "Pulumi.yaml").read_text())
+        project["runtime"]["options"]["virtualenv"] = sys.prefix
+        (target / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False))
     return target
 
 
@@ -122,6 +127,8 @@ class PulumiStack:
     project: Path
     state: Path
     name: str
+    # The command that runs Pulumi: the CLI itself, or the README's scripts/pulumi.sh.
+    cli: tuple[str, ...] = ("pulumi",)
 
     def run(
         self, *args: str, check: bool = True, timeout: float = 1800, stdin: str | None = None
@@ -133,7 +140,7 @@ class PulumiStack:
         }
         run = subprocess.run if self.net is None else self.net.run_in_control
         result = run(
-            ["pulumi", *args, "--non-interactive", "--cwd", str(self.project)],
+            [*self.cli, *args, "--non-interactive", "--cwd", str(self.project)],
             env=env,
             capture_output=True,
             text=True,
@@ -142,7 +149,7 @@ class PulumiStack:
         )
         if check and result.returncode != 0:
             raise AssertionError(
-                f"pulumi {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+                f"{' '.join(self.cli)} {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
             )
         return result
 
@@ -297,6 +304,138 @@ def consume(
     result = client(net, classpath, *args, timeout=timeout_s + 120)
     assert result.returncode == 0 and f"RECEIVED {count}" in result.stdout, result.stdout[-3000:] + result.stderr
     return rocketmq_dist.keys_in(result.stdout, "GOT")
+
+
+@dataclass(frozen=True)
+class SteadyResult:
+    """What a steady producer and consumer saw through a change (RmqCheck steady)."""
+
+    sent: int
+    acked: int  # stored by a broker; not_ok of them with a status other than SEND_OK
+    not_ok: int
+    failed: int  # an exception after RocketMQ's retries
+    received: int
+    lost: int  # acked, never consumed
+    duplicates: int
+    failed_first_ms: int
+    failed_last_ms: int
+    output: str
+
+    @property
+    def failing_seconds(self) -> float:
+        """From the first failed send to the last: how long sends failed."""
+        return (self.failed_last_ms - self.failed_first_ms) / 1000 if self.failed else 0.0
+
+
+class SteadyTraffic:
+    """A producer sending ``rate`` keyed messages a second and a consumer reading them, both
+    running through whatever happens inside the ``with`` block; ``result`` counts what was lost."""
+
+    def __init__(
+        self,
+        net: TestNetwork | None,
+        classpath: str,
+        namesrv_addr: str,
+        topic: str,
+        group: str,
+        *,
+        rate: int = 20,
+        drain_seconds: int = 180,
+    ) -> None:
+        self._net = net
+        self._argv = rocketmq_dist.client_command(
+            classpath, "steady", namesrv_addr, topic, group, str(rate), str(drain_seconds)
+        )
+        self._timeout = drain_seconds + 120
+        self._proc: subprocess.Popen[str] | None = None
+        self.result: SteadyResult | None = None
+
+    def __enter__(self) -> SteadyTraffic:
+        options: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+        if self._net is None:
+            self._proc = subprocess.Popen(self._argv, start_new_session=True, **options)
+        else:
+            self._proc = self._net.spawn_in_control(self._argv, **options)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        assert self._proc is not None
+        if exc_type is not None:  # the change failed: stop the client, its figures do not matter
+            TestNetwork.stop_process(self._proc)
+            return
+        output, _ = self._proc.communicate(input="", timeout=self._timeout)  # closing stdin stops the sends
+        match = re.search(r"^STEADY (.*)$", output, re.MULTILINE)
+        assert match, f"the steady client printed no summary (exit {self._proc.returncode}):\n{output[-3000:]}"
+        figures = {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
+        self.result = SteadyResult(
+            sent=figures["sent"],
+            acked=figures["acked"],
+            not_ok=figures["notOk"],
+            failed=figures["failed"],
+            received=figures["received"],
+            lost=figures["lost"],
+            duplicates=figures["duplicates"],
+            failed_first_ms=figures["failedFirstMs"],
+            failed_last_ms=figures["failedLastMs"],
+            output=output[-3000:],
+        )
+
+
+@dataclass(frozen=True)
+class ChangeUnderTraffic:
+    """What one `pulumi up` of a change did, with a producer and a consumer running through it."""
+
+    name: str
+    up: subprocess.CompletedProcess[str]
+    seconds: float
+    traffic: SteadyResult
+    most_down_at_once: int  # expected brokers missing from clusterList at one sample
+    down_samples: list[set[tuple[str, int, str]]]
+
+    def __str__(self) -> str:
+        t = self.traffic
+        return (
+            f"{self.name}: up {self.seconds:.0f}s; sent {t.sent}, acked {t.acked} ({t.not_ok} not SEND_OK), "
+            f"failed {t.failed} over {t.failing_seconds:.1f}s, lost {t.lost}, duplicates {t.duplicates}; "
+            f"most brokers down at once {self.most_down_at_once}"
+        )
+
+    def check(self, *, most_down: int, sends_may_fail: bool = False) -> None:
+        """Nothing acknowledged was lost; no send failed (unless allowed); at most ``most_down``
+        brokers were missing at once."""
+        print(f"\n{self}")
+        assert self.traffic.acked > 0 and self.traffic.lost == 0, self.traffic.output
+        assert sends_may_fail or self.traffic.failed == 0, self.traffic.output
+        assert self.most_down_at_once <= most_down, [sorted(m) for m in self.down_samples if m]
+
+
+def change_under_traffic(
+    net: TestNetwork,
+    stack: PulumiStack,
+    name: str,
+    config: Mapping[str, Any],
+    *,
+    probe: Host,
+    namesrv_addr: str,
+    classpath: str,
+    topic: str,
+    group: str,
+    expected: set[tuple[str, int, str]],
+    then: Callable[[], None] = lambda: None,
+) -> ChangeUnderTraffic:
+    """Sets ``config`` and runs `pulumi up` (then ``then``) while SteadyTraffic sends and reads
+    ``topic`` and DownedBrokers samples which of ``expected`` are missing."""
+    stack.set_config(config)
+    with (
+        SteadyTraffic(net, classpath, namesrv_addr, topic, group) as traffic,
+        DownedBrokers(net, probe, namesrv_addr, expected) as downed,
+    ):
+        started = time.monotonic()
+        up = stack.up()
+        seconds = time.monotonic() - started
+        then()
+    assert traffic.result is not None
+    return ChangeUnderTraffic(name, up, seconds, traffic.result, downed.most_at_once, downed.samples)
 
 
 def service_pid(net: TestNetwork, host: Host, unit: str) -> int:

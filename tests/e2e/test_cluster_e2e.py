@@ -7,9 +7,10 @@ failed. Hosts are fresh per mode and torn down on failure too.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from components.config import DEFAULT_VERSION
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
-    DownedBrokers,
     Mirror,
     PulumiStack,
     broker_jvm_pid,
@@ -35,6 +35,7 @@ from tests.e2e.cluster_harness import (
     wait_for_cluster,
     wait_until,
 )
+from tests.e2e.scale_scenario import RunningCluster, add_a_name_server, add_and_drain_a_group
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
 
@@ -53,6 +54,12 @@ HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6"]
 # From the first up: brokers that create no topic themselves, as README advises once topics are declared.
 EXTRA_CONFIG: dict[str, dict[str, Any]] = {
     "master-slave-async": {"brokerProperties": {"autoCreateTopicEnable": "false"}}
+}
+
+# A group added and drained again on the hosts a mode leaves free (tests/e2e/scale_scenario.py).
+SCALE_OUT: dict[str, list[dict[str, Any]]] = {
+    "multi-master": [{"host": "n6", "broker": "broker-c/0"}],
+    "master-slave-async": [{"host": "n5", "broker": "broker-c/0"}, {"host": "n6", "broker": "broker-c/1"}],
 }
 
 # Placement per mode on six hosts: name servers and brokers colocated in single-master and
@@ -106,12 +113,22 @@ def net() -> Iterator[TestNetwork]:
         yield network
 
 
-def stack_config(mode: str, net: TestNetwork, mirror: Mirror, version: str) -> dict[str, Any]:
+def placed(net: TestNetwork, placements: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stack `hosts` entries for placements ({"host", "broker"/"nameServer"}) on the test hosts."""
     hosts = []
-    for placement in LAYOUTS[mode]:
+    for placement in placements:
         entry: dict[str, Any] = {"name": placement["host"], "address": net.host(placement["host"]).address}
         entry.update({k: v for k, v in placement.items() if k != "host"})
         hosts.append(entry)
+    return hosts
+
+
+def stack_hosts(mode: str, net: TestNetwork) -> list[dict[str, Any]]:
+    return placed(net, LAYOUTS[mode])
+
+
+def stack_config(mode: str, net: TestNetwork, mirror: Mirror, version: str) -> dict[str, Any]:
+    hosts = stack_hosts(mode, net)
     return {
         "target": "hosts",
         "mode": mode,
@@ -222,27 +239,49 @@ def test_cluster_lifecycle(
         h.name: service_pid(net, h, "rocketmq-broker.service") for h in hosts_with(net, mode, "broker")
     } == pids_before
 
-    # -- change a broker setting: only brokers restart, one at a time; messages sent before are still there
-    ns_pids = {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts}
+    # -- a setting the running brokers read as they go: applied with updateBrokerConfig, nothing restarts
+    broker_hosts = hosts_with(net, mode, "broker")
     stack.set_config({"fileReservedTime": 24})
-    with DownedBrokers(net, probe, namesrv, expected) as downed:
-        stack.up()
-    assert downed.most_at_once <= 1, [sorted(m) for m in downed.samples if m]
-    assert any(downed.samples), "no sample saw a broker restart"
-    for host in hosts_with(net, mode, "broker"):
+    stack.up()
+    for host in broker_hosts:
+        assert service_pid(net, host, "rocketmq-broker.service") == pids_before[host.name], f"{host} restarted"
+        assert "fileReservedTime=24" in net.ssh(host, "cat /etc/rocketmq/broker.conf", check=True).stdout
+        shown = mqadmin(net, probe, namesrv, "getBrokerConfig", "-b", f"{host.address}:{BROKER_PORT}")
+        assert re.search(r"^fileReservedTime\s*=\s*24\s*$", shown, re.MULTILINE), f"{host}: {shown}"
+
+    # -- a setting read only at start, with a producer and a consumer running through the change:
+    # only brokers restart, one at a time; every acknowledged message is consumed
+    ns_pids = {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts}
+    steady_topic = "E2E_STEADY"
+    create_topic(net, probe, namesrv, "DefaultCluster", steady_topic)
+    cluster = RunningCluster(net, stack, probe, namesrv, client_classpath, steady_topic, expected)
+    properties = {**EXTRA_CONFIG.get(mode, {}).get("brokerProperties", {}), "maxMessageSize": "4194304"}
+    restarted = cluster.change("a setting read at start (maxMessageSize)", {"brokerProperties": properties})
+    # single-master has nowhere else to send while its broker restarts: it reports how long sends failed.
+    restarted.check(most_down=1, sends_may_fail=mode == "single-master")
+    assert any(restarted.down_samples), "no sample saw a broker restart"
+    for host in broker_hosts:
         assert service_pid(net, host, "rocketmq-broker.service") != pids_before[host.name], (
             f"{host} broker not restarted"
         )
         conf = net.ssh(host, "cat /etc/rocketmq/broker.conf", check=True).stdout
-        assert "fileReservedTime=24" in conf
+        assert "maxMessageSize=4194304" in conf
     assert {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts} == ns_pids
     wait_for_cluster(net, probe, namesrv, expected)
-    for host in hosts_with(net, mode, "broker"):
+    for host in broker_hosts:
         # Apache's 4.9.x launchers on JDK 17 without the program's module flags: the shutdown hook
         # throws this, and the next start refuses the store.
         journal = net.ssh(host, "sudo -n journalctl --no-pager -u rocketmq-broker.service", check=True).stdout
         assert "InaccessibleObjectException" not in journal, f"{host}: {journal[-3000:]}"
     consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
+
+    if mode in SCALE_OUT:
+        hosts = stack_hosts(mode, net)
+        if mode == "master-slave-async":  # a fourth name server, on broker-b's slave host
+            hosts = [{**h, "nameServer": True} if h["name"] == "n4" else h for h in hosts]
+            cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, hosts))
+            namesrv = cluster.namesrv
+        add_and_drain_a_group(cluster, lambda extra: hosts + placed(net, extra), SCALE_OUT[mode])
 
     # -- SIGKILL the broker JVM: systemd brings it back and it registers again
     victim = broker_host(net, mode, "broker-a/0")
@@ -262,7 +301,15 @@ def test_cluster_lifecycle(
                 120,
                 f"{unit} on {rebooted}",
             )
-    wait_for_cluster(net, probe, namesrv, expected)
+    # A client may ask any name server: each must know every broker and the topic again (a
+    # rebooted one learns them at the brokers' next registration, within 30 s).
+    for name_server in namesrv.split(";"):
+        wait_for_cluster(net, probe, name_server, expected)
+        wait_until(
+            lambda ns=name_server: '"brokerName"' in mqadmin(net, probe, ns, "topicRoute", "-t", topic),
+            60,
+            f"the route of {topic} on {name_server}",
+        )
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-after-reboot", count=2 * MESSAGES)
 

@@ -12,17 +12,33 @@
  *       distinct messages arrived or the timeout passed; prints
  *       "RECEIVED <distinct>"; exit 0 iff distinct >= expected.
  *
+ *   RmqCheck steady <namesrvAddr> <topic> <group> <perSecond> <drainSeconds>
+ *       sends <perSecond> keyed messages a second (sync, RocketMQ's normal
+ *       retries) and push-consumes the topic with <group>, until standard
+ *       input closes; then stops sending and consumes until every
+ *       acknowledged message arrived or <drainSeconds> passed.  Prints
+ *       "STEADY sent=.. acked=.. notOk=.. failed=.. received=.. lost=..
+ *       duplicates=.. failedFirstMs=.. failedLastMs=.."
+ *       (acked: the broker stored it, notOk: of those, not SEND_OK, e.g. a
+ *       sync master whose slave was away; failed: an exception after the
+ *       retries; lost: acked but never consumed) and "LOST <key>" for the
+ *       first lost keys; exit 0 iff lost == 0.
+ *
  * Messages are told apart by their key (set by "produce"), or by message id
  * for messages without keys.  namesrvAddr may list several servers
  * separated by ';'.  Exit status 2 means bad usage.
  */
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyContext;
@@ -49,6 +65,9 @@ public final class RmqCheck {
         try {
             if (args.size() == 4 && args.get(0).equals("produce")) {
                 status = produce(args.get(1), args.get(2), Integer.parseInt(args.get(3)), verbose);
+            } else if (args.size() == 6 && args.get(0).equals("steady")) {
+                status = steady(args.get(1), args.get(2), args.get(3), Integer.parseInt(args.get(4)),
+                    Long.parseLong(args.get(5)));
             } else if (args.size() == 6 && args.get(0).equals("consume")) {
                 status = consume(args.get(1), args.get(2), args.get(3), Integer.parseInt(args.get(4)),
                     Long.parseLong(args.get(5)), verbose);
@@ -69,6 +88,7 @@ public final class RmqCheck {
     private static int usage() {
         System.err.println("usage: RmqCheck produce <namesrvAddr> <topic> <count> [--verbose]");
         System.err.println("       RmqCheck consume <namesrvAddr> <topic> <group> <expected> <timeoutSeconds> [--verbose]");
+        System.err.println("       RmqCheck steady <namesrvAddr> <topic> <group> <perSecond> <drainSeconds>");
         return 2;
     }
 
@@ -119,39 +139,142 @@ public final class RmqCheck {
     static int consume(String namesrv, String topic, String group, int expected, long timeoutSeconds,
         boolean verbose) throws Exception {
         final Set<String> seen = ConcurrentHashMap.newKeySet();
-        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group);
-        consumer.setNamesrvAddr(namesrv);
-        consumer.setInstanceName("rmqcheck-" + runId());
-        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        consumer.subscribe(topic, "*");
-        consumer.registerMessageListener(new MessageListenerConcurrently() {
-            @Override
-            public ConsumeConcurrentlyStatus consumeMessage(List<MessageExt> msgs, ConsumeConcurrentlyContext ctx) {
-                for (MessageExt m : msgs) {
-                    String id = m.getKeys() != null && !m.getKeys().isEmpty() ? m.getKeys() : m.getMsgId();
-                    if (seen.add(id) && verbose) {
-                        System.out.println("GOT " + id + " " + m.getMsgId() + " q"
-                            + m.getQueueId() + "@" + m.getQueueOffset() + " from " + m.getStoreHost());
-                    }
-                }
-                return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+        DefaultMQPushConsumer consumer = startConsumer(namesrv, topic, group, runId(), m -> {
+            String id = m.getKeys() != null && !m.getKeys().isEmpty() ? m.getKeys() : m.getMsgId();
+            if (seen.add(id) && verbose) {
+                System.out.println("GOT " + id + " " + m.getMsgId() + " q"
+                    + m.getQueueId() + "@" + m.getQueueOffset() + " from " + m.getStoreHost());
             }
         });
-        consumer.start();
         long deadline = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
         try {
             while (seen.size() < expected && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
         } finally {
-            Thread closer = new Thread(consumer::shutdown, "rmqcheck-shutdown");
-            closer.setDaemon(true);
-            closer.start();
-            closer.join(5_000);
+            shutdownWithin5s(consumer);
         }
         int distinct = seen.size();
         System.out.println("RECEIVED " + distinct);
         return distinct >= expected ? 0 : 1;
+    }
+
+    static int steady(String namesrv, String topic, String group, int perSecond, long drainSeconds)
+        throws Exception {
+        String run = runId();
+        final String prefix = TAG + "-" + run + "-";
+        final Set<String> acked = ConcurrentHashMap.newKeySet();
+        final Set<String> seen = ConcurrentHashMap.newKeySet();
+        final AtomicLong duplicates = new AtomicLong();
+        final AtomicBoolean stop = new AtomicBoolean();
+        Thread stdin = new Thread(() -> {
+            try {
+                while (System.in.read() >= 0) {
+                    // the caller closes standard input to stop
+                }
+            } catch (IOException e) {
+                // closed all the same
+            }
+            stop.set(true);
+        }, "rmqcheck-stdin");
+        stdin.setDaemon(true);
+        stdin.start();
+
+        DefaultMQPushConsumer consumer = startConsumer(namesrv, topic, group, run, m -> {
+            String key = m.getKeys();
+            if (key != null && key.startsWith(prefix) && !seen.add(key)) {
+                duplicates.incrementAndGet();
+            }
+        });
+
+        DefaultMQProducer producer = new DefaultMQProducer("rmqcheck_steady_producer");
+        producer.setNamesrvAddr(namesrv);
+        producer.setInstanceName("rmqcheck-" + run);
+        producer.setSendMsgTimeout(10_000);
+        producer.start();
+        long sent = 0;
+        long notOk = 0;
+        long failed = 0;
+        long failedFirst = 0;
+        long failedLast = 0;
+        long intervalNanos = 1_000_000_000L / Math.max(1, perSecond);
+        long next = System.nanoTime();
+        try {
+            while (!stop.get()) {
+                String key = prefix + sent;
+                sent++;
+                Message msg = new Message(topic, TAG, key, key.getBytes(StandardCharsets.UTF_8));
+                try {
+                    SendResult result = producer.send(msg);
+                    acked.add(key);
+                    if (result.getSendStatus() != SendStatus.SEND_OK) {
+                        notOk++;
+                    }
+                } catch (Exception e) {
+                    long now = System.currentTimeMillis();
+                    failedFirst = failed == 0 ? now : failedFirst;
+                    failedLast = now;
+                    failed++;
+                    if (failed <= MAX_ERRORS_SHOWN) {
+                        System.out.println("ERROR send " + key + ": " + e);
+                    }
+                }
+                next += intervalNanos;
+                long wait = next - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000L, (int) (wait % 1_000_000L));
+                } else {
+                    next = System.nanoTime();
+                }
+            }
+        } finally {
+            producer.shutdown();
+        }
+        long deadline = System.nanoTime() + drainSeconds * 1_000_000_000L;
+        while (!seen.containsAll(acked) && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        shutdownWithin5s(consumer);
+        List<String> lost = new ArrayList<>();
+        for (String key : acked) {
+            if (!seen.contains(key)) {
+                lost.add(key);
+            }
+        }
+        for (String key : lost.subList(0, Math.min(20, lost.size()))) {
+            System.out.println("LOST " + key);
+        }
+        System.out.println("STEADY sent=" + sent + " acked=" + acked.size() + " notOk=" + notOk + " failed=" + failed
+            + " received=" + seen.size() + " lost=" + lost.size() + " duplicates=" + duplicates.get()
+            + " failedFirstMs=" + failedFirst + " failedLastMs=" + failedLast);
+        return lost.isEmpty() ? 0 : 1;
+    }
+
+    /** A push consumer of the whole topic, from the first offset for a new group. */
+    private static DefaultMQPushConsumer startConsumer(String namesrv, String topic, String group, String run,
+        Consumer<MessageExt> onMessage) throws Exception {
+        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group);
+        consumer.setNamesrvAddr(namesrv);
+        consumer.setInstanceName("rmqcheck-" + run);
+        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+        consumer.subscribe(topic, "*");
+        consumer.registerMessageListener(new MessageListenerConcurrently() {
+            @Override
+            public ConsumeConcurrentlyStatus consumeMessage(List<MessageExt> msgs, ConsumeConcurrentlyContext ctx) {
+                msgs.forEach(onMessage);
+                return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
+            }
+        });
+        consumer.start();
+        return consumer;
+    }
+
+    /** Shuts the consumer down, but waits for its threads no longer than 5 s. */
+    private static void shutdownWithin5s(DefaultMQPushConsumer consumer) throws InterruptedException {
+        Thread closer = new Thread(consumer::shutdown, "rmqcheck-shutdown");
+        closer.setDaemon(true);
+        closer.start();
+        closer.join(5_000);
     }
 
     /** Process id without requiring Java 9's ProcessHandle at compile time. */

@@ -1,0 +1,122 @@
+"""E2E scenarios: a running cluster grows and shrinks with a producer and a consumer running
+through each change.
+
+A name server added: it starts first, then every broker restarts with the new list, one at a time.
+A broker group added starts only its new hosts; the running brokers keep their processes. Removing
+it drains it first: its write permission goes, producers move to the other groups, the consumers
+read what it holds, and only then do its brokers stop. No change loses an acknowledged message or
+fails a send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.e2e.cluster_harness import (
+    ChangeUnderTraffic,
+    PulumiStack,
+    change_under_traffic,
+    cluster_list,
+    create_topic,
+    mqadmin,
+    service_pid,
+    wait_for_cluster,
+    wait_until,
+)
+from tests.e2e.testhosts import Host, TestNetwork
+
+BROKER_UNIT = "rocketmq-broker.service"
+GROUP = "e2e-scale"
+
+
+@dataclass(frozen=True)
+class RunningCluster:
+    """A running cluster under test: its stack, where to ask, and the clients' topic."""
+
+    net: TestNetwork
+    stack: PulumiStack
+    probe: Host
+    namesrv: str
+    classpath: str
+    topic: str
+    expected: set[tuple[str, int, str]]
+
+    def change(self, name: str, config: dict[str, Any], then: Callable[[], None] = lambda: None) -> ChangeUnderTraffic:
+        return change_under_traffic(
+            self.net,
+            self.stack,
+            name,
+            config,
+            probe=self.probe,
+            namesrv_addr=self.namesrv,
+            classpath=self.classpath,
+            topic=self.topic,
+            group=GROUP,
+            expected=self.expected,
+            then=then,
+        )
+
+    def broker_pids(self) -> dict[str, int]:
+        return {a: service_pid(self.net, self.net.host(a.split(":")[0]), BROKER_UNIT) for _, _, a in self.expected}
+
+
+def add_a_name_server(cluster: RunningCluster, hosts: list[dict[str, Any]]) -> str:
+    """`hosts`: the stack's `hosts` with one more `nameServer: true`. Returns the new namesrvAddr."""
+    net, probe, expected = cluster.net, cluster.probe, cluster.expected
+    count = sum(1 for h in hosts if h.get("nameServer"))
+    added = cluster.change("adding a name server", {"nameServers": count, "hosts": hosts})
+    added.check(most_down=1)
+    assert any(added.down_samples), "no sample saw a broker restart"
+    grown: str = cluster.stack.outputs()["namesrvAddr"]
+    assert len(grown.split(";")) == count and grown.startswith(cluster.namesrv), grown
+    # Every broker registers with the new name server too, and has it in its broker.conf.
+    wait_for_cluster(net, probe, grown.rsplit(";", maxsplit=1)[-1], expected, timeout=60)
+    for host in {net.host(address.split(":")[0]) for _, _, address in expected}:
+        conf = net.ssh(host, "cat /etc/rocketmq/broker.conf", check=True).stdout
+        assert f"namesrvAddr={grown}" in conf, f"{host}: {conf}"
+    return grown
+
+
+def add_and_drain_a_group(
+    cluster: RunningCluster,
+    hosts_config: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    new_group: list[dict[str, Any]],
+) -> None:
+    """`hosts_config(extra)`: the stack's `hosts` with the placements in `extra` added;
+    `new_group`: the placements of a new group's master and slaves ({"host", "broker"})."""
+    net, probe, namesrv = cluster.net, cluster.probe, cluster.namesrv
+    name = new_group[0]["broker"].split("/")[0]
+    grown = cluster.expected | {
+        (name, int(p["broker"].split("/")[1]), f"{net.host(p['host']).address}:10911") for p in new_group
+    }
+    running = cluster.broker_pids()
+    groups = len({broker_name for broker_name, _, _ in cluster.expected})
+
+    def new_group_takes_messages() -> None:
+        wait_for_cluster(net, probe, namesrv, grown)
+        create_topic(net, probe, namesrv, "DefaultCluster", cluster.topic)  # its queues on the new group too
+        wait_until(lambda: _holds_messages(cluster, name), 120, f"messages of {cluster.topic} on {name}")
+
+    # -- add the group: only its hosts run anything
+    config = {"brokerGroups": groups + 1, "hosts": hosts_config(new_group)}
+    cluster.change(f"adding {name}", config, then=new_group_takes_messages).check(most_down=0)
+    assert cluster.broker_pids() == running, "a running broker restarted"
+
+    # -- remove it: drained first, then stopped; the other groups keep serving throughout
+    removed = cluster.change(f"removing {name}", {"brokerGroups": groups, "hosts": hosts_config([])})
+    removed.check(most_down=0)
+    assert f"broker group {name} is drained" in removed.up.stdout, removed.up.stdout[-3000:]
+    assert {(r.broker_name, r.broker_id, r.address) for r in cluster_list(net, probe, namesrv)} == cluster.expected
+    for placement in new_group:
+        host = net.host(placement["host"])
+        assert net.ssh(host, f"systemctl is-active {BROKER_UNIT}").stdout.strip() != "active", f"{host} still runs"
+    assert cluster.broker_pids() == running, "a running broker restarted"
+
+
+def _holds_messages(cluster: RunningCluster, broker_name: str) -> bool:
+    """Whether the group's master has stored messages of the topic (its queues' max offsets)."""
+    status = mqadmin(cluster.net, cluster.probe, cluster.namesrv, "topicStatus", "-t", cluster.topic)
+    rows = [line.split() for line in status.splitlines()]
+    return any(len(f) >= 4 and f[0] == broker_name and f[3].isdigit() and int(f[3]) > 0 for f in rows)
