@@ -1,5 +1,5 @@
-"""Real end-to-end of target local: the real Pulumi engine runs `up` of the repository's local
-stack, which boots its own systemd-nspawn machines on this machine and deploys RocketMQ onto
+"""Real end-to-end of target local: the README's main command, `scripts/pulumi.sh up` of the
+repository's local stack (in a copy of the program, with the real Pulumi engine), which boots its own systemd-nspawn machines on this machine and deploys RocketMQ onto
 them; RocketMQ's own client produces and consumes 1,000 messages through namesrvAddr on
 127.0.0.1; a machine rebooted from inside comes back; a second `up` changes nothing; `destroy`
 leaves no machine, process, mount, cgroup, namespace or file behind.
@@ -80,11 +80,11 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     if taken:
         pytest.skip(f"ports of the local stack are in use (a local stack runs?): {taken}")
     env = {**engine_environment(), "RMQ_VENDOR_DIR": str(vendor_dir())}
-    project = copy_program(tmp_path / "program")
+    project = copy_program(tmp_path / "program", as_cloned=True)
     shutil.copyfile(PROJECT_ROOT / "Pulumi.local.yaml", project / f"Pulumi.{STACK}.yaml")
-    stack = PulumiStack(None, env, project, tmp_path / "state", STACK)
+    # scripts/pulumi.sh makes ./venv, checks root, installs the host tools and creates the stack.
+    stack = PulumiStack(None, env, project, tmp_path / "state", STACK, cli=(str(project / "scripts" / "pulumi.sh"),))
     stack.state.mkdir(parents=True)
-    stack.run("stack", "init", STACK, "--secrets-provider", "passphrase")
     stack_id = f"rocketmq-{STACK}"
     specs = _specs(stack_id)
     netns_before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
