@@ -3,7 +3,7 @@
 import pulumi
 
 from components.cluster import deploy
-from components.config import NAMESPACE, ConfigError
+from components.config_checks import NAMESPACE, ConfigError
 from components.stack_config import load_cluster_config
 
 try:

@@ -6,18 +6,17 @@ stack config key and says what is allowed, before any resource exists.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from components import config_checks as check
+from components.config_checks import NAMESPACE, ConfigError
+
 if TYPE_CHECKING:
     from components.config_topics import ConsumerGroupSpec, TopicSpec
-
-NAMESPACE = "rocketmq"
 
 # Newest 5.x verified end to end in every mode. 5.5.0 is refused with slaves
 # (see SLAVE_OFFSET_SYNC_BROKEN); 5.5.1 cannot be assembled from Maven Central.
@@ -28,14 +27,6 @@ DEFAULT_MIRROR = "https://archive.apache.org/dist"
 # Releases whose slaves fail every consumer-offset sync ("not support unquoted
 # name" from fastjson2 2.0.59); reproduced here on 5.5.0, fixed by 5.5.1's fastjson2.
 SLAVE_OFFSET_SYNC_BROKEN = frozenset({"5.5.0"})
-
-
-class ConfigError(ValueError):
-    """A stack config value that cannot be used; the message names the key."""
-
-    def __init__(self, key: str, message: str) -> None:
-        self.key = f"{NAMESPACE}:{key}" if ":" not in key else key
-        super().__init__(f"{self.key}: {message}")
 
 
 class Mode(StrEnum):
@@ -115,15 +106,8 @@ MANAGED_BROKER_KEYS = frozenset(
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
-# Plain characters only: values land in config files and shell scripts.
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.,:;/@+=%-]*$")
-_SAFE_VALUE_TEXT = "letters, digits and _ . , : ; / @ + = % -"
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 _SHA512 = re.compile(r"^[0-9a-fA-F]{128}$")
-_HEAP = re.compile(r"^([1-9][0-9]{0,5})([mMgG])$")
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
-)
 _ABS_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
@@ -231,34 +215,7 @@ class ClusterConfig:
     prune_topics: bool = False
 
 
-# ---------------------------------------------------------------- helpers
-
-
-def _structured(key: str, raw: Any) -> Any:
-    """Pulumi hands objects and lists over as JSON text."""
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text.startswith(("{", "[")):
-            try:
-                return json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(key, f"is not valid JSON/YAML structure ({exc.msg})") from None
-    return raw
-
-
-def _integer(key: str, raw: Any, minimum: int, maximum: int) -> int:
-    value: int
-    if isinstance(raw, bool):
-        raise ConfigError(key, f"must be a whole number from {minimum} to {maximum}, got {raw!r}")
-    if isinstance(raw, int):
-        value = raw
-    elif isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
-        value = int(raw.strip())
-    else:
-        raise ConfigError(key, f"must be a whole number from {minimum} to {maximum}, got {raw!r}")
-    if not minimum <= value <= maximum:
-        raise ConfigError(key, f"must be a whole number from {minimum} to {maximum}, got {value}")
-    return value
+# ---------------------------------------------------------------- parsing
 
 
 def _count(r: _Reader, key: str, mode_default: int, minimum: int, maximum: int) -> int:
@@ -267,92 +224,11 @@ def _count(r: _Reader, key: str, mode_default: int, minimum: int, maximum: int) 
     if raw == "auto":
         return mode_default
     try:
-        return _integer(key, raw, minimum, maximum)
+        return check.integer(key, raw, minimum, maximum)
     except ConfigError:
         raise ConfigError(
             key, f"must be auto (the mode's default) or a whole number from {minimum} to {maximum}, got {raw!r}"
         ) from None
-
-
-def _boolean(key: str, raw: Any) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-        return raw.strip().lower() == "true"
-    raise ConfigError(key, f"must be true or false, got {raw!r}")
-
-
-def _choice(key: str, raw: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(raw, str) or raw not in allowed:
-        raise ConfigError(key, f"must be one of {', '.join(allowed)}; got {raw!r}")
-    return raw
-
-
-def _pattern(key: str, raw: Any, pattern: re.Pattern[str], what: str) -> str:
-    if not isinstance(raw, str) or not pattern.fullmatch(raw):
-        raise ConfigError(key, f"must be {what}; got {raw!r}")
-    return raw
-
-
-def _string_list(key: str, raw: Any, check: Callable[[str, str], str]) -> tuple[str, ...]:
-    value = _structured(key, raw)
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list):
-        raise ConfigError(key, f"must be a list; got {raw!r}")
-    return tuple(check(f"{key}[{i}]", item) for i, item in enumerate(value))
-
-
-def _cidr(key: str, raw: Any) -> str:
-    if not isinstance(raw, str):
-        raise ConfigError(key, f"must be an IPv4 CIDR such as 203.0.113.0/24; got {raw!r}")
-    try:
-        return str(ipaddress.IPv4Network(raw, strict=True))
-    except ValueError:
-        raise ConfigError(key, f"must be an IPv4 CIDR such as 203.0.113.0/24; got {raw!r}") from None
-
-
-def _address(key: str, raw: Any) -> str:
-    if isinstance(raw, str):
-        try:
-            return str(ipaddress.ip_address(raw))
-        except ValueError:
-            if _HOSTNAME.fullmatch(raw):
-                return raw
-    raise ConfigError(key, f"must be an IP address or DNS name; got {raw!r}")
-
-
-def _ip(key: str, raw: Any) -> str:
-    try:
-        return str(ipaddress.IPv4Address(raw))
-    except ValueError:
-        raise ConfigError(key, f"must be an IPv4 address (brokers advertise it as brokerIP1); got {raw!r}") from None
-
-
-def _heap(key: str, raw: Any) -> str | None:
-    if raw is None or raw == "auto":
-        return None
-    match = _HEAP.fullmatch(raw) if isinstance(raw, str) else None
-    if not match:
-        raise ConfigError(key, f"must be 'auto' or a JVM size such as 512m or 2g; got {raw!r}")
-    amount, unit = int(match.group(1)), match.group(2).lower()
-    megabytes = amount * (1024 if unit == "g" else 1)
-    if megabytes < 64:
-        raise ConfigError(key, f"must be at least 64m; got {raw!r}")
-    return f"{amount}{unit}"
-
-
-def _safe_value(key: str, raw: Any) -> str:
-    if isinstance(raw, bool):
-        return "true" if raw else "false"
-    if isinstance(raw, int | float):
-        return str(raw)
-    if not isinstance(raw, str) or not _SAFE_VALUE.fullmatch(raw):
-        raise ConfigError(key, f"may only contain {_SAFE_VALUE_TEXT}; got {raw!r}")
-    return raw
-
-
-# ---------------------------------------------------------------- parsing
 
 
 class _Reader:
@@ -386,7 +262,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             "the settings are listed in README.md and Pulumi.yaml",
         )
 
-    mode = Mode(_choice("mode", r.get("mode", Mode.SINGLE_MASTER.value), tuple(m.value for m in Mode)))
+    mode = Mode(check.choice("mode", r.get("mode", Mode.SINGLE_MASTER.value), tuple(m.value for m in Mode)))
     defaults = MODE_DEFAULTS[mode]
     broker_groups = _count(r, "brokerGroups", defaults.broker_groups, 1, MAX_BROKER_GROUPS)
     slaves = _count(r, "slavesPerGroup", defaults.slaves_per_group, 0, MAX_SLAVES_PER_GROUP)
@@ -404,12 +280,12 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             f"must be 0 in {mode.value} mode (use master-slave-async or master-slave-sync for slaves); got {slaves}",
         )
 
-    cluster_name = _pattern(
+    cluster_name = check.pattern(
         "clusterName", r.get("clusterName", "DefaultCluster"), _NAME, "1-63 letters, digits, _ or -"
     )
-    flush = _choice("flushDiskType", r.get("flushDiskType", "ASYNC_FLUSH"), FLUSH_DISK_TYPES)
+    flush = check.choice("flushDiskType", r.get("flushDiskType", "ASYNC_FLUSH"), FLUSH_DISK_TYPES)
     delete_when = _delete_when(r.get("deleteWhen", "04"))
-    reserved = _integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
+    reserved = check.integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
     properties = _broker_properties(r.get("brokerProperties", {}))
 
     release = _release(r)
@@ -421,16 +297,16 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             f"use {DEFAULT_VERSION} (the default), or 5.5.1 or later",
         )
     heap = HeapSettings(
-        name_server=_heap("nameServerHeap", r.get("nameServerHeap")),
-        broker=_heap("brokerHeap", r.get("brokerHeap")),
+        name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
+        broker=check.heap("brokerHeap", r.get("brokerHeap")),
     )
-    store_path = _pattern(
+    store_path = check.pattern(
         "storePath", r.get("storePath", "/data/rocketmq/store"), _ABS_PATH, "an absolute path of plain characters"
     )
     if store_path.rstrip("/") in ("", "/usr", "/etc", "/opt/rocketmq", "/var", "/home", "/root", "/boot"):
         raise ConfigError("storePath", f"must be a dedicated directory, not {store_path!r}")
-    ready_timeout = _integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
-    drain_timeout = _integer("drainTimeoutSeconds", r.get("drainTimeoutSeconds", 600), 0, 86400)
+    ready_timeout = check.integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
+    drain_timeout = check.integer("drainTimeoutSeconds", r.get("drainTimeoutSeconds", 600), 0, 86400)
     if 0 < drain_timeout < MIN_DRAIN_TIMEOUT_SECONDS:
         raise ConfigError(
             "drainTimeoutSeconds",
@@ -438,7 +314,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             f"takes no more writes only when they refresh routes, every 30 s; got {drain_timeout}",
         )
 
-    target = _choice("target", r.get("target", "aws"), TARGETS)
+    target = check.choice("target", r.get("target", "aws"), TARGETS)
     if target == "local" and r.has("sshPrivateKey"):
         raise ConfigError(
             "sshPrivateKey",
@@ -460,7 +336,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     aws: AwsSettings | None = None
     ssh_user = r.get("sshUser")
     if ssh_user is not None:
-        ssh_user = _pattern("sshUser", ssh_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name")
+        ssh_user = check.pattern("sshUser", ssh_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name")
     if target == "hosts":
         hosts = parse_hosts(
             r.get("hosts"),
@@ -525,7 +401,7 @@ def _delete_when(raw: Any) -> str:
 
 def _broker_properties(raw: Any) -> dict[str, str]:
     key = "brokerProperties"
-    value = _structured(key, raw)
+    value = check.structured(key, raw)
     if not isinstance(value, dict):
         raise ConfigError(key, f"must be a map of broker.conf property names to values; got {raw!r}")
     result: dict[str, str] = {}
@@ -542,7 +418,7 @@ def _broker_properties(raw: Any) -> dict[str, str]:
             )
         if isinstance(item, dict | list) or item is None:
             raise ConfigError(f"{key}.{name}", f"must be a plain value (text, number or true/false); got {item!r}")
-        result[name] = _safe_value(f"{key}.{name}", item)
+        result[name] = check.safe_value(f"{key}.{name}", item)
     return dict(sorted(result.items()))
 
 

@@ -1,7 +1,7 @@
 """Stack config per target: `hosts` (machines you have, each role placed) and the `aws` settings.
 
 Part of the config parser (components/config.py), which calls these once the shape of the cluster
-is known; it builds on that module's value checks.
+is known; it builds on components/config_checks.py.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import ipaddress
 import re
 from typing import Any
 
+from components import config_checks as check
 from components.config import (
     _AMI,
     _INSTANCE_TYPE,
@@ -19,28 +20,19 @@ from components.config import (
     OPERATING_SYSTEMS,
     AwsSettings,
     BrokerPlacement,
-    ConfigError,
     HostSpec,
     Mode,
-    _address,
-    _boolean,
-    _choice,
-    _cidr,
-    _integer,
-    _ip,
-    _pattern,
     _Reader,
-    _string_list,
-    _structured,
     expected_brokers,
 )
+from components.config_checks import ConfigError
 
 
 def parse_hosts(
     raw: Any, default_user: str, *, mode: Mode, groups: int, slaves: int, name_servers: int
 ) -> tuple[HostSpec, ...]:
     key = "hosts"
-    value = _structured(key, raw)
+    value = check.structured(key, raw)
     if value is None:
         raise ConfigError(
             key, "is required when target is hosts: a list of {name, address, nameServer, broker} entries"
@@ -59,22 +51,22 @@ def parse_hosts(
             raise ConfigError(where, f"unknown field {extra_fields[0]!r}; allowed: {', '.join(sorted(allowed_fields))}")
         if "name" not in entry or "address" not in entry:
             raise ConfigError(where, "needs both name and address")
-        name = _pattern(
+        name = check.pattern(
             f"{where}.name",
             entry["name"],
             re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$"),
             "1-32 lowercase letters, digits or -",
         )
-        address = _address(f"{where}.address", entry["address"])
-        private = _ip(f"{where}.privateAddress", entry.get("privateAddress", address))
-        user = _pattern(
+        address = check.address(f"{where}.address", entry["address"])
+        private = check.ipv4(f"{where}.privateAddress", entry.get("privateAddress", address))
+        user = check.pattern(
             f"{where}.user",
             entry.get("user", default_user),
             re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"),
             "a Unix user name",
         )
-        port = _integer(f"{where}.port", entry.get("port", 22), 1, 65535)
-        name_server = _boolean(f"{where}.nameServer", entry.get("nameServer", False))
+        port = check.integer(f"{where}.port", entry.get("port", 22), 1, 65535)
+        name_server = check.boolean(f"{where}.nameServer", entry.get("nameServer", False))
         broker = _placement(f"{where}.broker", entry.get("broker"))
         if not name_server and broker is None:
             raise ConfigError(where, f"host {name!r} carries nothing: set nameServer: true and/or broker: broker-a/0")
@@ -133,31 +125,31 @@ _OS_LOGIN = {"centos-stream-9": "ec2-user", "rocky-9": "rocky", "alma-9": "ec2-u
 
 
 def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
-    os_name = _choice("os", r.get("os", "centos-stream-9"), OPERATING_SYSTEMS)
+    os_name = check.choice("os", r.get("os", "centos-stream-9"), OPERATING_SYSTEMS)
     ami = r.get("ami")
     if ami is not None:
-        ami = _pattern("ami", ami, _AMI, "an AMI id such as ami-0123456789abcdef0")
-    ns_type = _pattern(
+        ami = check.pattern("ami", ami, _AMI, "an AMI id such as ami-0123456789abcdef0")
+    ns_type = check.pattern(
         "nameServerInstanceType",
         r.get("nameServerInstanceType", "t3.medium"),
         _INSTANCE_TYPE,
         "an EC2 instance type such as t3.medium",
     )
-    broker_type = _pattern(
+    broker_type = check.pattern(
         "brokerInstanceType",
         r.get("brokerInstanceType", "m5.large"),
         _INSTANCE_TYPE,
         "an EC2 instance type such as m5.large",
     )
-    volume = _integer("dataVolumeSize", r.get("dataVolumeSize", 100), 8, 16384)
+    volume = check.integer("dataVolumeSize", r.get("dataVolumeSize", 100), 8, 16384)
 
     vpc_id = r.get("vpcId")
     if vpc_id is not None:
-        vpc_id = _pattern("vpcId", vpc_id, _VPC, "a VPC id such as vpc-0123456789abcdef0")
-    subnet_ids = _string_list(
+        vpc_id = check.pattern("vpcId", vpc_id, _VPC, "a VPC id such as vpc-0123456789abcdef0")
+    subnet_ids = check.string_list(
         "subnetIds",
         r.get("subnetIds", []),
-        lambda k, v: _pattern(k, v, _SUBNET, "a subnet id such as subnet-0123456789abcdef0"),
+        lambda k, v: check.pattern(k, v, _SUBNET, "a subnet id such as subnet-0123456789abcdef0"),
     )
     if vpc_id and not subnet_ids:
         raise ConfigError(
@@ -165,19 +157,19 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         )
     if subnet_ids and not vpc_id:
         raise ConfigError("vpcId", "is required with rocketmq:subnetIds: the VPC the subnets belong to")
-    vpc_cidr = _cidr("vpcCidr", r.get("vpcCidr", "10.42.0.0/16"))
+    vpc_cidr = check.cidr("vpcCidr", r.get("vpcCidr", "10.42.0.0/16"))
     if ipaddress.IPv4Network(vpc_cidr).prefixlen > 20:
         raise ConfigError("vpcCidr", f"must be /20 or larger to hold the subnets; got {vpc_cidr}")
 
-    ssh_cidrs = _string_list("sshCidrs", r.get("sshCidrs", []), _cidr)
-    client_cidrs = _string_list("clientCidrs", r.get("clientCidrs", []), _cidr)
-    public_ip = _boolean("publicIp", r.get("publicIp", True))
+    ssh_cidrs = check.string_list("sshCidrs", r.get("sshCidrs", []), check.cidr)
+    client_cidrs = check.string_list("clientCidrs", r.get("clientCidrs", []), check.cidr)
+    public_ip = check.boolean("publicIp", r.get("publicIp", True))
     bastion_host = r.get("bastionHost")
     if bastion_host is not None:
-        bastion_host = _address("bastionHost", bastion_host)
+        bastion_host = check.address("bastionHost", bastion_host)
     bastion_user = r.get("bastionUser")
     if bastion_user is not None:
-        bastion_user = _pattern(
+        bastion_user = check.pattern(
             "bastionUser", bastion_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name"
         )
     if not public_ip and not vpc_id:
@@ -206,7 +198,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         raise ConfigError(
             "sshPublicKey", "is required for target aws: the OpenSSH public key matching rocketmq:sshPrivateKey"
         )
-    public_key = _pattern(
+    public_key = check.pattern(
         "sshPublicKey",
         str(public_key).strip(),
         _SSH_PUBLIC_KEY,
@@ -229,5 +221,5 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         bastion_user=bastion_user,
         ssh_public_key=public_key,
         ssh_user=ssh_user or _OS_LOGIN[os_name],
-        retain_store_on_destroy=_boolean("retainStoreOnDestroy", r.get("retainStoreOnDestroy", True)),
+        retain_store_on_destroy=check.boolean("retainStoreOnDestroy", r.get("retainStoreOnDestroy", True)),
     )

@@ -21,7 +21,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import ConfigError, ReleaseSettings, _boolean, _integer, _structured, broker_group_name
+from components import config_checks as check
+from components.config import ReleaseSettings, broker_group_name
+from components.config_checks import ConfigError
 
 DEFAULT_QUEUES = 8
 MAX_QUEUES = 1024
@@ -140,12 +142,12 @@ def parse_topic_catalog(
     return TopicCatalogSettings(
         topics=tuple(topics),
         consumer_groups=tuple(groups),
-        prune=_boolean("pruneTopics", False if raw_prune is None else raw_prune),
+        prune=check.boolean("pruneTopics", False if raw_prune is None else raw_prune),
     )
 
 
 def _entries(key: str, raw: Any, fields: tuple[str, ...], shape: str) -> list[tuple[str, dict[str, Any]]]:
-    value = _structured(key, [] if raw is None else raw)
+    value = check.structured(key, [] if raw is None else raw)
     if not isinstance(value, list):
         raise ConfigError(key, f"must be a list of {shape}; got {raw!r}")
     entries = []
@@ -208,8 +210,8 @@ def _topic(
             f"{where}.name",
             f"{name!r} is reserved: brokers keep a system topic named after their cluster and brokerName",
         )
-    write = _integer(f"{where}.writeQueues", entry.get("writeQueues", DEFAULT_QUEUES), 1, MAX_QUEUES)
-    read = _integer(f"{where}.readQueues", entry.get("readQueues", DEFAULT_QUEUES), 1, MAX_QUEUES)
+    write = check.integer(f"{where}.writeQueues", entry.get("writeQueues", DEFAULT_QUEUES), 1, MAX_QUEUES)
+    read = check.integer(f"{where}.readQueues", entry.get("readQueues", DEFAULT_QUEUES), 1, MAX_QUEUES)
     if read < write:
         raise ConfigError(
             f"{where}.readQueues",
@@ -225,7 +227,7 @@ def _topic(
 def _perm(key: str, raw: Any) -> int:
     allowed = ", ".join(f"{number} ({what})" for number, what in PERMS.items())
     try:
-        perm = _integer(key, raw, min(PERMS), max(PERMS))
+        perm = check.integer(key, raw, min(PERMS), max(PERMS))
     except ConfigError:
         raise ConfigError(key, f"must be RocketMQ's permission number {allowed}; got {raw!r}") from None
     if perm not in PERMS:
@@ -251,7 +253,7 @@ def _message_type(key: str, raw: Any, release: ReleaseSettings, is_5x: bool) -> 
 def _broker_groups(key: str, raw: Any, group_names: tuple[str, ...]) -> tuple[str, ...]:
     if raw is None:
         return ()
-    value = _structured(key, raw)
+    value = check.structured(key, raw)
     if not isinstance(value, list) or not value:
         raise ConfigError(
             key,
@@ -279,7 +281,7 @@ def _group(where: str, entry: dict[str, Any], release: ReleaseSettings, is_5x: b
         )
 
     def flag(field: str, default: bool) -> bool:
-        return _boolean(f"{where}.{field}", entry.get(field, default))
+        return check.boolean(f"{where}.{field}", entry.get(field, default))
 
     orderly: bool | None = None
     if is_5x:
@@ -294,10 +296,10 @@ def _group(where: str, entry: dict[str, Any], release: ReleaseSettings, is_5x: b
         name=name,
         consume_from_min_enable=flag("consumeFromMinEnable", DEFAULT_CONSUME_FROM_MIN),
         broadcast=flag("broadcast", DEFAULT_BROADCAST),
-        retry_queue_nums=_integer(
+        retry_queue_nums=check.integer(
             f"{where}.retryQueueNums", entry.get("retryQueueNums", DEFAULT_RETRY_QUEUES), 1, MAX_RETRY_QUEUES
         ),
-        retry_max_times=_integer(
+        retry_max_times=check.integer(
             f"{where}.retryMaxTimes", entry.get("retryMaxTimes", DEFAULT_RETRY_MAX_TIMES), 0, MAX_RETRY_TIMES
         ),
         orderly=orderly,

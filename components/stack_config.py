@@ -6,7 +6,8 @@ from typing import Any
 
 from pulumi.runtime import config as runtime_config
 
-from components.config import NAMESPACE, ClusterConfig, parse_config
+from components.config import ClusterConfig, parse_config
+from components.config_checks import NAMESPACE
 
 
 def read_raw_config() -> dict[str, Any]:

@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from components.config import NAMESPACE, ConfigError, parse_config
+from components.config import parse_config
+from components.config_checks import NAMESPACE, ConfigError
 from components.topology import plan_cluster
 from components.topology_picture import graphviz_dot, mermaid
 

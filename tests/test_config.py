@@ -9,7 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import ConfigError, Mode, parse_config
+from components.config import Mode, parse_config
+from components.config_checks import ConfigError
 from tests.pulumi_harness import PRIVATE_KEY, RecordingMocks, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_stack
 from tests.test_config_topics import BAD_INPUTS as TOPIC_BAD_INPUTS
