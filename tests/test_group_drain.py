@@ -68,18 +68,21 @@ esac
 """
 
 
+CLUSTER = (
+    "DefaultCluster  broker-a  0  10.0.0.1:10911  V5_4_0\n"
+    "DefaultCluster  broker-b  0  10.0.0.2:10911  V5_4_0\n"
+    "DefaultCluster  broker-c  0  10.0.0.3:10911  V5_4_0\n"
+    "DefaultCluster  broker-c  1  10.0.0.4:10911  V5_4_0\n"
+    "OtherCluster    broker-z  0  10.0.0.9:10911  V5_4_0\n"
+)
+
+
 def _run_drain(
-    tmp_path: Path, *, planned: list[str], unread: int, timeout: int, refresh: int = 0
+    tmp_path: Path, *, planned: list[str], unread: int, timeout: int, refresh: int = 0, cluster: str = CLUSTER
 ) -> subprocess.CompletedProcess[str]:
     state = tmp_path / "state"
     state.mkdir()
-    (state / "cluster").write_text(
-        "DefaultCluster  broker-a  0  10.0.0.1:10911  V5_4_0\n"
-        "DefaultCluster  broker-b  0  10.0.0.2:10911  V5_4_0\n"
-        "DefaultCluster  broker-c  0  10.0.0.3:10911  V5_4_0\n"
-        "DefaultCluster  broker-c  1  10.0.0.4:10911  V5_4_0\n"
-        "OtherCluster    broker-z  0  10.0.0.9:10911  V5_4_0\n"
-    )
+    (state / "cluster").write_text(cluster)
     (state / "unread").write_text(f"{unread}\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -142,6 +145,14 @@ def test_a_group_that_does_not_drain_keeps_serving_and_up_fails(tmp_path: Path) 
 def test_nothing_leaving_runs_only_clusterlist(tmp_path: Path) -> None:
     result = _run_drain(tmp_path, planned=["broker-a", "broker-b", "broker-c"], unread=5, timeout=60)
     assert result.returncode == 0, result.stderr
+    assert _calls(tmp_path) == ["clusterList -n 10.0.0.1:9876"]
+
+
+def test_no_answer_from_clusterlist_fails_instead_of_draining_nothing(tmp_path: Path) -> None:
+    """Were a failed clusterList read as "no group leaves", Pulumi would then stop the group undrained."""
+    result = _run_drain(tmp_path, planned=["broker-a", "broker-b"], unread=5, timeout=60, cluster="")
+    assert result.returncode == 1
+    assert "does not show broker group broker-a" in result.stderr
     assert _calls(tmp_path) == ["clusterList -n 10.0.0.1:9876"]
 
 
