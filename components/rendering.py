@@ -31,7 +31,8 @@ MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
 # The cluster's own mqadmin work on the admin host (topics, groups, drains) takes turns on this lock:
 # each mqadmin is a JVM.
 ADMIN_LOCK = "/run/rocketmq-catalog.lock"
-# A draining group may still get sends this long: RocketMQ clients refresh routes every 30 s.
+# RocketMQ clients refresh topic routes every 30 s: a draining group may still get sends this long,
+# and a restarted master gets none before it.
 PRODUCER_ROUTE_REFRESH_SECONDS = 40
 BROKER_CONF = "/etc/rocketmq/broker.conf"
 # broker.conf properties that a running broker reads again at each use (RocketMQ's clean-up service
@@ -258,7 +259,7 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
 def render_namesrv_rollout(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
     """The name server's rolling-restart step (see templates/rollout.sh.j2)."""
     context = _service_context("namesrv", host_label, address, cfg.ready_timeout_seconds, port=port)
-    return render("rollout.sh.j2", master_endpoint="", **context)
+    return render("rollout.sh.j2", master_endpoint="", settle_seconds=0, **context)
 
 
 def render_broker_rollout(
@@ -280,8 +281,14 @@ def render_broker_rollout(
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,
     )
+    # With other groups to restart after it, a master waits until clients route to it again.
+    settle = PRODUCER_ROUTE_REFRESH_SECONDS if node.is_master and cfg.broker_groups > 1 else 0
     return render(
-        "rollout.sh.j2", master_endpoint=master_endpoint or "", catch_up_bytes=SLAVE_CATCH_UP_BYTES, **context
+        "rollout.sh.j2",
+        master_endpoint=master_endpoint or "",
+        catch_up_bytes=SLAVE_CATCH_UP_BYTES,
+        settle_seconds=settle,
+        **context,
     )
 
 

@@ -367,3 +367,16 @@ def test_name_server_reads_its_port_from_namesrv_conf() -> None:
     assert 'bin/mqnamesrv" -c /etc/rocketmq/namesrv.conf' in start
     cfg = parse_config(hosts_stack("single-master"))
     assert "listenPort=9876\n" in rendering.render_namesrv_script(cfg, "peer1", "192.0.2.11")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_restarted_master_waits_for_clients_before_the_next_restart(mode: str) -> None:
+    """Clients learn a restarted master's route only at their next refresh: another master restarting
+    before that would leave them nowhere to send. Slaves and a cluster's only group need no wait."""
+    cfg = parse_config(hosts_stack(mode))
+    for node in plan_cluster(cfg).broker_nodes:
+        rollout = rendering.render_broker_rollout(
+            cfg, node, "n1", "10.0.0.9", NAMESRV, master_endpoint=None if node.is_master else "10.0.0.8:10911"
+        )
+        waits = f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}" in rollout
+        assert waits == (node.is_master and cfg.broker_groups > 1), (mode, node.label)
