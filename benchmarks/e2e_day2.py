@@ -81,6 +81,7 @@ def _figures(change: ChangeUnderTraffic) -> dict[str, Any]:
         "change": change.name,
         "up_s": round(change.seconds, 1),
         "most_brokers_down_at_once": change.most_down_at_once,
+        "most_brokers_stopped_at_once": change.most_stopped_at_once,
         "sent": t.sent,
         "acked": t.acked,
         "lost": t.lost,

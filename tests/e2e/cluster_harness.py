@@ -228,15 +228,19 @@ def wait_for_cluster(
 
 
 class DownedBrokers:
-    """Samples clusterList in the background while a change runs: which expected brokers were
-    missing at each sample, and the most that were missing at once."""
+    """Watches the expected brokers while a change runs, two ways: clusterList samples in the
+    background (which brokers clients could not find), and port_watch.py connecting to each
+    broker port every 0.2 s (which brokers were not running: a restart one slow clusterList
+    sample can miss)."""
 
     def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
         self._args = (net, host, namesrv_addr)
         self._expected = expected
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="downed-brokers", daemon=True)
+        self._watch: subprocess.Popen[str] | None = None
         self.samples: list[set[tuple[str, int, str]]] = []
+        self.port_states: list[set[str]] = []  # each distinct set of refusing broker ports, in order
 
     def _run(self) -> None:
         net, host, namesrv_addr = self._args
@@ -251,12 +255,21 @@ class DownedBrokers:
         return max((len(missing) for missing in self.samples), default=0)
 
     def __enter__(self) -> DownedBrokers:
+        net = self._args[0]
+        addresses = sorted(address for _, _, address in self._expected)
+        watch = [sys.executable, str(Path(__file__).with_name("port_watch.py")), *addresses]
+        self._watch = net.spawn_in_control(watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=180)
+        assert self._watch is not None
+        output, _ = self._watch.communicate(input="", timeout=30)  # closing stdin stops it
+        for line in output.splitlines():
+            _, _, down = line.split(" ", 2)
+            self.port_states.append(set() if down == "-" else set(down.split(",")))
 
 
 def create_topic(net: TestNetwork, host: Host, namesrv_addr: str, cluster: str, topic: str) -> None:
@@ -391,22 +404,34 @@ class ChangeUnderTraffic:
     traffic: SteadyResult
     most_down_at_once: int  # expected brokers missing from clusterList at one sample
     down_samples: list[set[tuple[str, int, str]]]
+    port_states: list[set[str]]  # each distinct set of broker ports refusing connections, in order
+
+    @property
+    def most_stopped_at_once(self) -> int:
+        return max((len(down) for down in self.port_states), default=0)
+
+    @property
+    def seen_stopped(self) -> set[str]:
+        """Every broker address whose port refused a connection at some point."""
+        return set().union(*self.port_states)
 
     def __str__(self) -> str:
         t = self.traffic
         return (
             f"{self.name}: up {self.seconds:.0f}s; sent {t.sent}, acked {t.acked} ({t.not_ok} not SEND_OK), "
             f"failed {t.failed} over {t.failing_seconds:.1f}s, lost {t.lost}, duplicates {t.duplicates}; "
-            f"most brokers down at once {self.most_down_at_once}"
+            f"most brokers down at once {self.most_down_at_once} (registered), {self.most_stopped_at_once} (port); "
+            f"stopped at some point {len(self.seen_stopped)}"
         )
 
     def check(self, *, most_down: int, sends_may_fail: bool = False) -> None:
         """Nothing acknowledged was lost; no send failed (unless allowed); at most ``most_down``
-        brokers were missing at once."""
+        brokers were missing from clusterList, or not running, at once."""
         print(f"\n{self}")
         assert self.traffic.acked > 0 and self.traffic.lost == 0, self.traffic.output
         assert sends_may_fail or self.traffic.failed == 0, self.traffic.output
         assert self.most_down_at_once <= most_down, [sorted(m) for m in self.down_samples if m]
+        assert self.most_stopped_at_once <= most_down, [sorted(m) for m in self.port_states if m]
 
 
 def change_under_traffic(
@@ -435,7 +460,9 @@ def change_under_traffic(
         seconds = time.monotonic() - started
         then()
     assert traffic.result is not None
-    return ChangeUnderTraffic(name, up, seconds, traffic.result, downed.most_at_once, downed.samples)
+    return ChangeUnderTraffic(
+        name, up, seconds, traffic.result, downed.most_at_once, downed.samples, downed.port_states
+    )
 
 
 def service_pid(net: TestNetwork, host: Host, unit: str) -> int:
