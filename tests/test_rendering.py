@@ -380,3 +380,22 @@ def test_a_restarted_master_waits_for_clients_before_the_next_restart(mode: str)
         )
         waits = f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}" in rollout
         assert waits == (node.is_master and cfg.broker_groups > 1), (mode, node.label)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_master_takes_no_writes_for_a_route_refresh_before_it_stops(mode: str) -> None:
+    """A send that reaches a stopping master can wait out its whole timeout: with other groups to
+    take them, producers are moved off first (read-only, then one route refresh), then it restarts."""
+    cfg = parse_config(hosts_stack(mode))
+    for node in plan_cluster(cfg).broker_nodes:
+        rollout = rendering.render_broker_rollout(
+            cfg, node, "n1", "10.0.0.9", NAMESRV, master_endpoint=None if node.is_master else "10.0.0.8:10911"
+        )
+        restart = rollout.index('systemctl restart "$UNIT"')
+        read_only = rollout.find("-k brokerPermission -v 4")
+        if node.is_master and cfg.broker_groups > 1:
+            wait = rollout.index(f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}", read_only)
+            assert 0 <= read_only < wait < restart, (mode, node.label)
+            assert rollout.index('wipeWritePerm -b "$BROKER_NAME"') < restart
+        else:
+            assert read_only == -1, (mode, node.label)
