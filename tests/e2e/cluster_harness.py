@@ -199,10 +199,10 @@ class ClusterRow:
 
 
 def cluster_list(net: TestNetwork, host: Host, namesrv_addr: str) -> list[ClusterRow]:
-    return _cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList")) or []
+    return cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList")) or []
 
 
-def _cluster_rows(output: str) -> list[ClusterRow] | None:
+def cluster_rows(output: str) -> list[ClusterRow] | None:
     """The rows of a clusterList answer; None when mqadmin gave none (no table header)."""
     if "#Cluster Name" not in output:
         return None
@@ -245,7 +245,7 @@ class DownedBrokers:
     def _run(self) -> None:
         net, host, namesrv_addr = self._args
         while not self._stop.is_set():
-            rows = _cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList"))
+            rows = cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList"))
             if rows is not None:  # no table at all is mqadmin failing, not every broker down
                 self.samples.append(self._expected - {(r.broker_name, r.broker_id, r.address) for r in rows})
             self._stop.wait(0.5)
@@ -270,6 +270,12 @@ class DownedBrokers:
         for line in output.splitlines():
             _, _, down = line.split(" ", 2)
             self.port_states.append(set() if down == "-" else set(down.split(",")))
+
+
+def commitlog_offset(net: TestNetwork, probe: Host, namesrv_addr: str, broker: Host) -> int:
+    """How far the commit log of the broker on ``broker`` reaches (mqadmin brokerStatus)."""
+    status = mqadmin(net, probe, namesrv_addr, "brokerStatus", "-b", f"{broker.address}:10911")
+    return rocketmq_dist.commitlog_max_offset(status)
 
 
 def create_topic(net: TestNetwork, host: Host, namesrv_addr: str, cluster: str, topic: str) -> None:

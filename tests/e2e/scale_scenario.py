@@ -2,6 +2,8 @@
 through each change.
 
 A name server added: it starts first, then every broker restarts with the new list, one at a time.
+A slave added to each group starts only on its new host and copies its master's commit log; removed
+again, only it stops.
 A broker group added starts only its new hosts; the running brokers keep their processes. Removing
 it drains it first: its write permission goes, producers move to the other groups, the consumers
 read what it holds, and only then do its brokers stop. No change loses an acknowledged message or
@@ -19,6 +21,7 @@ from tests.e2e.cluster_harness import (
     PulumiStack,
     change_under_traffic,
     cluster_list,
+    commitlog_offset,
     create_topic,
     mqadmin,
     service_pid,
@@ -113,6 +116,43 @@ def add_and_drain_a_group(
     assert {(r.broker_name, r.broker_id, r.address) for r in cluster_list(net, probe, namesrv)} == cluster.expected
     for placement in new_group:
         host = net.host(placement["host"])
+        assert net.ssh(host, f"systemctl is-active {BROKER_UNIT}").stdout.strip() != "active", f"{host} still runs"
+    assert cluster.broker_pids() == running, "a running broker restarted"
+
+
+def add_and_remove_slaves(
+    cluster: RunningCluster,
+    hosts_config: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    new_slaves: list[dict[str, Any]],
+) -> None:
+    """`new_slaves`: one more slave per group ({"host", "broker": "<group>/<id>"}), on free hosts."""
+    net, probe, namesrv = cluster.net, cluster.probe, cluster.namesrv
+    added = {(p["broker"].split("/")[0], int(p["broker"].split("/")[1]), net.host(p["host"])) for p in new_slaves}
+    grown = cluster.expected | {(name, broker_id, f"{host.address}:10911") for name, broker_id, host in added}
+    masters = {name: net.host(a.split(":")[0]) for name, broker_id, a in cluster.expected if broker_id == 0}
+    slaves_per_group = max(broker_id for _, broker_id, _ in cluster.expected)
+    running = cluster.broker_pids()
+
+    def new_slaves_copy_their_masters() -> None:
+        wait_for_cluster(net, probe, namesrv, grown)
+
+        def caught_up() -> bool:
+            for name, _, host in added:  # the master first: under traffic its log only grows
+                master = commitlog_offset(net, probe, namesrv, masters[name])
+                if not 0 < master <= commitlog_offset(net, probe, namesrv, host):
+                    return False
+            return True
+
+        wait_until(caught_up, 120, "the new slaves to copy their masters' commit logs")
+
+    config = {"slavesPerGroup": slaves_per_group + 1, "hosts": hosts_config(new_slaves)}
+    cluster.change("adding a slave to each group", config, then=new_slaves_copy_their_masters).check(most_down=0)
+    assert cluster.broker_pids() == running, "a running broker restarted"
+
+    removed = cluster.change("removing them", {"slavesPerGroup": slaves_per_group, "hosts": hosts_config([])})
+    removed.check(most_down=0)
+    assert {(r.broker_name, r.broker_id, r.address) for r in cluster_list(net, probe, namesrv)} == cluster.expected
+    for _, _, host in added:
         assert net.ssh(host, f"systemctl is-active {BROKER_UNIT}").stdout.strip() != "active", f"{host} still runs"
     assert cluster.broker_pids() == running, "a running broker restarted"
 

@@ -24,6 +24,7 @@ from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
     broker_jvm_pids,
+    commitlog_offset,
     consume,
     copy_program,
     create_topic,
@@ -35,9 +36,10 @@ from tests.e2e.cluster_harness import (
     wait_for_cluster,
     wait_until,
 )
-from tests.e2e.scale_scenario import RunningCluster, add_a_name_server, add_and_drain_a_group
+from tests.e2e.scale_scenario import RunningCluster, add_a_name_server, add_and_drain_a_group, add_and_remove_slaves
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
+from tests.e2e.version_scenario import to_a_release_and_back
 
 pytestmark = pytest.mark.e2e
 
@@ -49,8 +51,11 @@ VERSIONS_BY_MODE = {
     "master-slave-async": [DEFAULT_VERSION],
     "master-slave-sync": [DEFAULT_VERSION],
 }
+# A release a mode rolls to and back from under traffic, with the clients of its own release
+# (tests/e2e/version_scenario.py).
+ROUND_TRIP: dict[str, str] = {"multi-master": DEFAULT_VERSION}
 MESSAGES = 1000
-HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6"]
+HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"]
 # From the first up: brokers that create no topic themselves, as README advises once topics are declared.
 EXTRA_CONFIG: dict[str, dict[str, Any]] = {
     "master-slave-async": {"brokerProperties": {"autoCreateTopicEnable": "false"}}
@@ -62,7 +67,12 @@ SCALE_OUT: dict[str, list[dict[str, Any]]] = {
     "master-slave-async": [{"host": "n5", "broker": "broker-c/0"}, {"host": "n6", "broker": "broker-c/1"}],
 }
 
-# Placement per mode on six hosts: name servers and brokers colocated in single-master and
+# A second slave for each group, added and removed again on hosts no mode uses otherwise.
+ADDED_SLAVES: dict[str, list[dict[str, Any]]] = {
+    "master-slave-async": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
+}
+
+# Placement per mode on the first six hosts: name servers and brokers colocated in single-master and
 # master-slave-async, apart in multi-master and (mostly) master-slave-sync.
 LAYOUTS: dict[str, list[dict[str, Any]]] = {
     "single-master": [{"host": "n1", "nameServer": True, "broker": "broker-a/0"}],
@@ -168,7 +178,7 @@ def test_cluster_lifecycle(
     versions = VERSIONS_BY_MODE[mode]
     client_classpath = client_for(client_classpaths, versions[-1])
     upgrade = len(versions) > 1
-    mirror = start_mirror(net, tmp_path / "mirror", versions)
+    mirror = start_mirror(net, tmp_path / "mirror", [*versions, *([ROUND_TRIP[mode]] if mode in ROUND_TRIP else [])])
     stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", f"e2e-{mode}")
     key = net.private_key_path.read_text()
     first_version = versions[0]
@@ -276,12 +286,17 @@ def test_cluster_lifecycle(
         assert "InaccessibleObjectException" not in journal, f"{host}: {journal[-3000:]}"
     consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
 
+    if mode in ROUND_TRIP:
+        to_a_release_and_back(cluster, running=versions[-1], other=ROUND_TRIP[mode])
+
     if mode in SCALE_OUT:
         hosts = stack_hosts(mode, net)
         if mode == "master-slave-async":  # a fourth name server, on broker-b's slave host
             hosts = [{**h, "nameServer": True} if h["name"] == "n4" else h for h in hosts]
             cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, hosts))
             namesrv = cluster.namesrv
+        if mode in ADDED_SLAVES:
+            add_and_remove_slaves(cluster, lambda extra: hosts + placed(net, extra), ADDED_SLAVES[mode])
         add_and_drain_a_group(cluster, lambda extra: hosts + placed(net, extra), SCALE_OUT[mode])
 
     # -- SIGKILL the broker JVM: systemd brings it back and it registers again
@@ -340,7 +355,7 @@ def test_cluster_lifecycle(
             on_slave = _consumer_offsets(net, probe, namesrv, slave, topic=ha_topic, group=ha_group)
             if {q: c for q, (_, c) in on_slave.items()} != committed:
                 return False
-            return _commitlog_offset(net, probe, namesrv, master) == _commitlog_offset(net, probe, namesrv, slave)
+            return commitlog_offset(net, probe, namesrv, master) == commitlog_offset(net, probe, namesrv, slave)
 
         wait_until(slave_caught_up, 180, f"broker-a's slave to hold {ha_topic}, {ha_group}'s offsets and all messages")
         net.ssh(master, "sudo -n systemctl stop rocketmq-broker.service", check=True)
@@ -420,9 +435,3 @@ def _consumer_offsets(
 ) -> dict[int, tuple[int, int]]:
     stats = mqadmin(net, probe, namesrv, "brokerConsumeStats", "-b", f"{broker.address}:10911")
     return rocketmq_dist.consumer_offsets(stats, topic, group)
-
-
-def _commitlog_offset(net: TestNetwork, probe: Any, namesrv: str, broker: Any) -> int:
-    return rocketmq_dist.commitlog_max_offset(
-        mqadmin(net, probe, namesrv, "brokerStatus", "-b", f"{broker.address}:10911")
-    )
