@@ -1,27 +1,99 @@
-"""Prints real `pulumi up` figures on systemd-nspawn hosts (needs root; a figure, not a test).
+"""Prints real `pulumi up` figures on systemd-nspawn hosts, side by side with the same cluster
+installed by hand (needs root; figures, not a test).
 
-For single-master and master-slave-async (2 groups x 1 slave, 3 name servers): seconds from
-`pulumi up` start to a healthy cluster (the program's own checks pass), seconds of a no-change
-`pulumi up`, and each host's peak memory. Hosts are provisioned in parallel, so the larger
-cluster should take at most 1.5x the single one and a no-change up under 20 s.
+For single-master and master-slave-async (3 name servers, 2 groups x 1 slave), each on fresh
+hosts:
+- baseline: benchmarks/manual-install.sh on every host at once over SSH (the guide's steps: the
+  release from the same mirror, verified and unzipped, the same broker.conf, name servers
+  started, brokers started once the name servers accept connections), until `mqadmin
+  clusterList` shows every broker: the physical limit for this topology on these hosts;
+- `pulumi up` from empty until the program's own checks pass, its ratio to the baseline
+  (target: at most 1.3), a no-change `pulumi up` (target: under 10 s), and each host's peak
+  memory.
+Then the larger cluster's `up` over the single-master one (target: at most 1.5).
 
 Usage: sudo venv/bin/python benchmarks/e2e_up.py
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import shlex
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.config import DEFAULT_VERSION
-from tests.e2e.cluster_harness import PulumiStack, copy_program, engine_environment, start_mirror
-from tests.e2e.test_cluster_e2e import HOST_NAMES, LAYOUTS, stack_config
+from components.config import DEFAULT_VERSION, parse_config
+from components.rendering import render_broker_conf
+from components.topology import namesrv_addr, plan_cluster
+from tests.e2e.cluster_harness import PulumiStack, cluster_rows, copy_program, engine_environment, start_mirror
+from tests.e2e.test_cluster_e2e import HOST_NAMES, LAYOUTS, expected_brokers, stack_config
 from tests.e2e.testhosts import TestNetwork
+
+MANUAL_INSTALL = Path(__file__).with_name("manual-install.sh")
+# Apache's tools.sh needs JAVA_HOME; the hosts' image has this JDK (as manual-install.sh uses).
+MANUAL_MQADMIN = ["env", "JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64", "/opt/rocketmq-manual/bin/mqadmin"]
+
+
+def baseline(mode: str) -> float:
+    """Seconds from the first SSH command to a clusterList showing every broker, by hand."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rmq-bench-") as tmp,
+        TestNetwork(len(HOST_NAMES), host_names=HOST_NAMES) as net,
+    ):
+        mirror = start_mirror(net, Path(tmp) / "mirror", [DEFAULT_VERSION])
+        raw = stack_config(mode, net, mirror, DEFAULT_VERSION)
+        cfg = parse_config({**raw, "sshPrivateKey": net.private_key_path.read_text()})
+        plan = plan_cluster(cfg)
+        address = {spec.name: spec.address for spec in cfg.hosts}
+        name_servers = namesrv_addr([(address[h.key], h.name_server_port) for h in plan.name_server_hosts])
+        script = MANUAL_INSTALL.read_text()
+
+        def install(planned_key: str) -> None:
+            planned = plan.host(planned_key)
+            role = "both" if planned.name_server and planned.broker else "namesrv" if planned.name_server else "broker"
+            conf = ""
+            if planned.broker is not None:
+                text = render_broker_conf(cfg, planned.broker, address[planned.key], name_servers)
+                conf = base64.b64encode(text.encode()).decode()
+            command = shlex.join(["sudo", "-n", "bash", "-s", "--", cfg.release.zip_url, name_servers, role, conf])
+            net.ssh(planned.key, command, input=script, timeout=600, check=True)
+
+        expected = expected_brokers(net, mode)
+        probe = sorted(expected)[0][2].split(":")[0]
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(plan.hosts)) as pool:
+            list(pool.map(install, [h.key for h in plan.hosts]))
+        while True:
+            answer = net.ssh(probe, shlex.join([*MANUAL_MQADMIN, "clusterList", "-n", name_servers])).stdout
+            if {(r.broker_name, r.broker_id, r.address) for r in cluster_rows(answer) or []} == expected:
+                return round(time.perf_counter() - started, 1)
+            if time.perf_counter() - started > 600:
+                raise TimeoutError(f"the manual cluster never showed {sorted(expected)}; last:\n{answer}")
+
+
+def timeline(event_log: Path) -> list[dict[str, object]]:
+    """Per resource step of an `up` (Pulumi's --event-log): its start and its seconds, from the
+    engine's own timestamps (whole seconds), slowest first."""
+    began: dict[str, int] = {}
+    steps: list[tuple[int, int, str]] = []  # (seconds, start, name)
+    first: int | None = None
+    for line in event_log.read_text().splitlines():
+        event = json.loads(line)
+        stamp = int(event.get("timestamp", 0))
+        first = stamp if first is None else first
+        if "resourcePreEvent" in event:
+            began[event["resourcePreEvent"]["metadata"]["urn"]] = stamp
+        elif "resOutputsEvent" in event:
+            urn = event["resOutputsEvent"]["metadata"]["urn"]
+            if urn in began and not urn.endswith(("ComponentResource", "Stack")):
+                steps.append((stamp - began[urn], began[urn] - (first or 0), urn.rsplit("::", 1)[-1]))
+    return [{"step": name, "at_s": at, "s": seconds} for seconds, at, name in sorted(steps, reverse=True)]
 
 
 def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
@@ -36,7 +108,7 @@ def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
         for host in net.hosts:
             net.reset_peak_memory(host)
         start = time.perf_counter()
-        stack.up()
+        stack.up("--event-log", str(work / "events.jsonl"))
         healthy = time.perf_counter() - start
         start = time.perf_counter()
         stack.up("--expect-no-changes")
@@ -50,14 +122,21 @@ def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
             "up_to_healthy_s": round(healthy, 1),
             "no_change_up_s": round(no_change, 1),
             "peak_memory_mib": peak,
+            "slowest_steps": timeline(work / "events.jsonl")[:12],
         }
 
 
 def main() -> None:
     env = engine_environment()
-    results = [measure(mode, env) for mode in ("single-master", "master-slave-async")]
-    for result in results:
-        print(json.dumps(result))
+    results = []
+    for mode in ("single-master", "master-slave-async"):
+        by_hand = baseline(mode)
+        result = measure(mode, env)
+        result["baseline_s"] = by_hand
+        result["up_over_baseline"] = round(float(result["up_to_healthy_s"]) / by_hand, 2)  # type: ignore[arg-type]
+        result["targets"] = {"up_over_baseline": 1.3, "no_change_up_s": 10}
+        print(json.dumps(result), flush=True)
+        results.append(result)
     ratio = float(results[1]["up_to_healthy_s"]) / float(results[0]["up_to_healthy_s"])  # type: ignore[arg-type]
     print(json.dumps({"larger_over_single": round(ratio, 2), "target_at_most": 1.5}))
 

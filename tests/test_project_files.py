@@ -84,6 +84,7 @@ def test_repository_scripts_pass_shellcheck() -> None:
     assert shellcheck
     scripts = [*sorted((PROJECT_ROOT / "scripts").glob("*.sh")), PROJECT_ROOT / ".ci" / "run"]
     scripts += sorted((PROJECT_ROOT / "tests" / "e2e").glob("*.sh"))
+    scripts += sorted((PROJECT_ROOT / "benchmarks").glob("*.sh"))
     result = subprocess.run([shellcheck, "-x", *map(str, scripts)], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert len(scripts) >= 4
