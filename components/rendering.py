@@ -259,7 +259,8 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
 def render_namesrv_rollout(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
     """The name server's rolling-restart step (see templates/rollout.sh.j2)."""
     context = _service_context("namesrv", host_label, address, cfg.ready_timeout_seconds, port=port)
-    return render("rollout.sh.j2", master_endpoint="", settle_seconds=0, **context)
+    # Clients may hold routes from it from before every broker registered again.
+    return render("rollout.sh.j2", master_endpoint="", settle_seconds=PRODUCER_ROUTE_REFRESH_SECONDS, **context)
 
 
 def render_broker_rollout(

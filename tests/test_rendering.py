@@ -382,6 +382,20 @@ def test_a_restarted_master_waits_for_clients_before_the_next_restart(mode: str)
         assert waits == (node.is_master and cfg.broker_groups > 1), (mode, node.label)
 
 
+def test_a_restarted_name_server_knows_its_brokers_again_before_the_next_restart() -> None:
+    """A name server learns brokers only from their registrations (every 30 s); clients that ask it
+    sooner hold partial routes until their next refresh. Its rollout waits for both."""
+    cfg = parse_config(hosts_stack("multi-master"))
+    rollout = rendering.render_namesrv_rollout(cfg, "n1", "10.0.0.9")
+    before = rollout.index("registered=$(known_brokers)")
+    restart = rollout.index('systemctl restart "$UNIT"')
+    known_again = rollout.index('grep -vxF -f <(known_brokers) <<<"$registered"')
+    settle = rollout.index(f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}")
+    assert before < restart < known_again < settle
+    assert 'clusterList -n "$ADDRESS:9876"' in rollout
+    assert "brokerPermission" not in rollout
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_master_takes_no_writes_for_a_route_refresh_before_it_stops(mode: str) -> None:
     """A send that reaches a stopping master can wait out its whole timeout: with other groups to
