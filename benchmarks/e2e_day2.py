@@ -4,8 +4,8 @@ With a producer (20 keyed messages a second, RocketMQ's retries) and a consumer 
 each change, per change: wall time of `pulumi up`, the most brokers down at once (clusterList
 sampled every 0.5 s), messages sent, acknowledged, lost and duplicated, and failed sends.
 - master-slave-async, 3 name servers, 2 groups x 1 slave: a setting brokers take at runtime, a
-  setting read at start (rolling restart), a fourth name server, a third group, that group
-  drained and removed;
+  setting read at start (rolling restart), a fourth name server, a second slave per group and
+  its removal, a third group, that group drained and removed;
 - multi-master, 2 masters: RocketMQ 5.4.0 to 5.5.0 and back.
 Also the first `up` of the async cluster on fresh hosts, with this checkout and, given
 --baseline REV, with that revision's program (from `git archive`), and their ratio.
@@ -41,6 +41,7 @@ from tests.e2e.cluster_harness import (
 )
 from tests.e2e.scale_scenario import RunningCluster
 from tests.e2e.test_cluster_e2e import (
+    ADDED_SLAVES,
     EXTRA_CONFIG,
     HOST_NAMES,
     SCALE_OUT,
@@ -119,6 +120,7 @@ def async_changes(env: dict[str, str], classpath: str) -> list[dict[str, Any]]:
         properties = EXTRA_CONFIG.get(mode, {}).get("brokerProperties", {})
         with_ns4 = [{**h, "nameServer": True} if h["name"] == "n4" else h for h in stack_hosts(mode, net)]
         grown = with_ns4 + placed(net, SCALE_OUT[mode])
+        with_slaves = with_ns4 + placed(net, ADDED_SLAVES[mode])
         changes = [
             cluster.change("runtime setting (fileReservedTime)", {"fileReservedTime": 24}),
             cluster.change(
@@ -126,6 +128,8 @@ def async_changes(env: dict[str, str], classpath: str) -> list[dict[str, Any]]:
                 {"brokerProperties": {**properties, "maxMessageSize": "4194304"}},
             ),
             cluster.change("fourth name server", {"nameServers": 4, "hosts": with_ns4}),
+            cluster.change("a second slave per group", {"slavesPerGroup": 2, "hosts": with_slaves}),
+            cluster.change("those slaves removed", {"slavesPerGroup": 1, "hosts": with_ns4}),
             cluster.change("third group added", {"brokerGroups": 3, "hosts": grown}, then=new_topic_route),
             cluster.change("third group drained and removed", {"brokerGroups": 2, "hosts": with_ns4}),
         ]

@@ -39,7 +39,6 @@ from tests.e2e.cluster_harness import (
 from tests.e2e.scale_scenario import RunningCluster, add_a_name_server, add_and_drain_a_group, add_and_remove_slaves
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
-from tests.e2e.version_scenario import to_a_release_and_back
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +50,6 @@ VERSIONS_BY_MODE = {
     "master-slave-async": [DEFAULT_VERSION],
     "master-slave-sync": [DEFAULT_VERSION],
 }
-# A release a mode rolls to and back from under traffic, with the clients of its own release
-# (tests/e2e/version_scenario.py).
-ROUND_TRIP: dict[str, str] = {"multi-master": DEFAULT_VERSION}
 MESSAGES = 1000
 HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"]
 # From the first up: brokers that create no topic themselves, as README advises once topics are declared.
@@ -178,7 +174,7 @@ def test_cluster_lifecycle(
     versions = VERSIONS_BY_MODE[mode]
     client_classpath = client_for(client_classpaths, versions[-1])
     upgrade = len(versions) > 1
-    mirror = start_mirror(net, tmp_path / "mirror", [*versions, *([ROUND_TRIP[mode]] if mode in ROUND_TRIP else [])])
+    mirror = start_mirror(net, tmp_path / "mirror", versions)
     stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", f"e2e-{mode}")
     key = net.private_key_path.read_text()
     first_version = versions[0]
@@ -285,9 +281,6 @@ def test_cluster_lifecycle(
         journal = net.ssh(host, "sudo -n journalctl --no-pager -u rocketmq-broker.service", check=True).stdout
         assert "InaccessibleObjectException" not in journal, f"{host}: {journal[-3000:]}"
     consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
-
-    if mode in ROUND_TRIP:
-        to_a_release_and_back(cluster, running=versions[-1], other=ROUND_TRIP[mode])
 
     if mode in SCALE_OUT:
         hosts = stack_hosts(mode, net)
