@@ -77,25 +77,6 @@ def baseline(mode: str) -> float:
                 raise TimeoutError(f"the manual cluster never showed {sorted(expected)}; last:\n{answer}")
 
 
-def timeline(event_log: Path) -> list[dict[str, object]]:
-    """Per resource step of an `up` (Pulumi's --event-log): its start and its seconds, from the
-    engine's own timestamps (whole seconds), slowest first."""
-    began: dict[str, int] = {}
-    steps: list[tuple[int, int, str]] = []  # (seconds, start, name)
-    first: int | None = None
-    for line in event_log.read_text().splitlines():
-        event = json.loads(line)
-        stamp = int(event.get("timestamp", 0))
-        first = stamp if first is None else first
-        if "resourcePreEvent" in event:
-            began[event["resourcePreEvent"]["metadata"]["urn"]] = stamp
-        elif "resOutputsEvent" in event:
-            urn = event["resOutputsEvent"]["metadata"]["urn"]
-            if urn in began and not urn.endswith(("ComponentResource", "Stack")):
-                steps.append((stamp - began[urn], began[urn] - (first or 0), urn.rsplit("::", 1)[-1]))
-    return [{"step": name, "at_s": at, "s": seconds} for seconds, at, name in sorted(steps, reverse=True)]
-
-
 def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
     with (
         tempfile.TemporaryDirectory(prefix="rmq-bench-") as tmp,
@@ -108,7 +89,7 @@ def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
         for host in net.hosts:
             net.reset_peak_memory(host)
         start = time.perf_counter()
-        stack.up("--event-log", str(work / "events.jsonl"))
+        stack.up()
         healthy = time.perf_counter() - start
         start = time.perf_counter()
         stack.up("--expect-no-changes")
@@ -122,7 +103,6 @@ def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
             "up_to_healthy_s": round(healthy, 1),
             "no_change_up_s": round(no_change, 1),
             "peak_memory_mib": peak,
-            "slowest_steps": timeline(work / "events.jsonl")[:12],
         }
 
 
