@@ -62,6 +62,9 @@ MAX_BROKER_GROUPS = 26  # broker-a .. broker-z
 MAX_SLAVES_PER_GROUP = 8
 MAX_NAME_SERVERS = 9
 MIN_DRAIN_TIMEOUT_SECONDS = 60
+# RocketMQ clients' default pollNameServerInterval, in seconds.
+DEFAULT_CLIENT_ROUTE_REFRESH_SECONDS = 30
+MAX_CLIENT_ROUTE_REFRESH_SECONDS = 120
 
 FLUSH_DISK_TYPES = ("ASYNC_FLUSH", "SYNC_FLUSH")
 OPERATING_SYSTEMS = ("centos-stream-9", "rocky-9", "alma-9")
@@ -74,7 +77,7 @@ CONFIG_KEYS = frozenset(
     {
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
-        "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
+        "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
         # topics and consumer groups as code (components/config_topics.py)
         "topics", "consumerGroups", "pruneTopics",
         # target aws
@@ -208,6 +211,9 @@ class ClusterConfig:
     target: str
     # How long a broker group that leaves the cluster may take to drain; 0: leave without draining.
     drain_timeout_seconds: int = 600
+    # How often the cluster's clients refresh topic routes (their pollNameServerInterval): rolling
+    # changes and drains wait this long, plus a margin, for clients to move.
+    client_route_refresh_seconds: int = DEFAULT_CLIENT_ROUTE_REFRESH_SECONDS
     hosts: tuple[HostSpec, ...] = ()
     aws: AwsSettings | None = None
     topics: tuple[TopicSpec, ...] = ()
@@ -306,12 +312,19 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     if store_path.rstrip("/") in ("", "/usr", "/etc", "/opt/rocketmq", "/var", "/home", "/root", "/boot"):
         raise ConfigError("storePath", f"must be a dedicated directory, not {store_path!r}")
     ready_timeout = check.integer("readyTimeoutSeconds", r.get("readyTimeoutSeconds", 300), 30, 3600)
+    route_refresh = check.integer(
+        "clientRouteRefreshSeconds",
+        r.get("clientRouteRefreshSeconds", DEFAULT_CLIENT_ROUTE_REFRESH_SECONDS),
+        1,
+        MAX_CLIENT_ROUTE_REFRESH_SECONDS,
+    )
     drain_timeout = check.integer("drainTimeoutSeconds", r.get("drainTimeoutSeconds", 600), 0, 86400)
-    if 0 < drain_timeout < MIN_DRAIN_TIMEOUT_SECONDS:
+    shortest_drain = max(MIN_DRAIN_TIMEOUT_SECONDS, 2 * route_refresh)
+    if 0 < drain_timeout < shortest_drain:
         raise ConfigError(
             "drainTimeoutSeconds",
-            f"must be 0 (no draining) or at least {MIN_DRAIN_TIMEOUT_SECONDS}: producers learn that a group "
-            f"takes no more writes only when they refresh routes, every 30 s; got {drain_timeout}",
+            f"must be 0 (no draining) or at least {shortest_drain}: producers learn that a group takes no "
+            f"more writes only when they refresh routes, every {route_refresh} s; got {drain_timeout}",
         )
 
     target = check.choice("target", r.get("target", "aws"), TARGETS)
@@ -379,6 +392,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         store_path=store_path.rstrip("/"),
         ready_timeout_seconds=ready_timeout,
         drain_timeout_seconds=drain_timeout,
+        client_route_refresh_seconds=route_refresh,
         target=target,
         hosts=hosts,
         aws=aws,

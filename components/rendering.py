@@ -31,9 +31,9 @@ MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
 # The cluster's own mqadmin work on the admin host (topics, groups, drains) takes turns on this lock:
 # each mqadmin is a JVM.
 ADMIN_LOCK = "/run/rocketmq-catalog.lock"
-# RocketMQ clients refresh topic routes every 30 s: a draining group may still get sends this long,
-# and a restarted master gets none before it.
-PRODUCER_ROUTE_REFRESH_SECONDS = 40
+# Clients refresh topic routes every `clientRouteRefreshSeconds`: a draining group may still get
+# sends that long, and a restarted master gets none before it. Waits add this margin to it.
+ROUTE_REFRESH_MARGIN_SECONDS = 10
 BROKER_CONF = "/etc/rocketmq/broker.conf"
 # broker.conf properties that a running broker reads again at each use (RocketMQ's clean-up service
 # reads the first three, the pull and send paths the others): the configure step applies a change
@@ -256,11 +256,16 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
     )
 
 
+def route_refresh_wait(cfg: ClusterConfig) -> int:
+    """Seconds to wait for every client to have refreshed its topic routes once."""
+    return cfg.client_route_refresh_seconds + ROUTE_REFRESH_MARGIN_SECONDS
+
+
 def render_namesrv_rollout(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
     """The name server's rolling-restart step (see templates/rollout.sh.j2)."""
     context = _service_context("namesrv", host_label, address, cfg.ready_timeout_seconds, port=port)
     # Clients may hold routes from it from before every broker registered again.
-    return render("rollout.sh.j2", master_endpoint="", settle_seconds=PRODUCER_ROUTE_REFRESH_SECONDS, **context)
+    return render("rollout.sh.j2", master_endpoint="", settle_seconds=route_refresh_wait(cfg), **context)
 
 
 def render_broker_rollout(
@@ -283,7 +288,7 @@ def render_broker_rollout(
         namesrv_addr=namesrv_addr,
     )
     # With other groups to restart after it, a master waits until clients route to it again.
-    settle = PRODUCER_ROUTE_REFRESH_SECONDS if node.is_master and cfg.broker_groups > 1 else 0
+    settle = route_refresh_wait(cfg) if node.is_master and cfg.broker_groups > 1 else 0
     return render(
         "rollout.sh.j2",
         master_endpoint=master_endpoint or "",
@@ -303,7 +308,6 @@ def render_drain_script(
     host_label: str,
     namesrv_addr: str,
     broker_names: Sequence[str],
-    route_refresh_seconds: int = PRODUCER_ROUTE_REFRESH_SECONDS,
 ) -> str:
     """Drains the broker groups registered in the cluster but not in `broker_names` (see
     templates/drain-groups.sh.j2)."""
@@ -314,7 +318,7 @@ def render_drain_script(
         cluster_name=cfg.cluster_name,
         broker_names=broker_names,
         drain_timeout_seconds=cfg.drain_timeout_seconds,
-        route_refresh_seconds=route_refresh_seconds,
+        route_refresh_seconds=route_refresh_wait(cfg),
         mqadmin=MQADMIN,
         lock_path=ADMIN_LOCK,
     )

@@ -105,6 +105,18 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "must be 0 (no draining) or at least 60",
     ),
     (
+        "route refresh beyond what clients allow for",
+        hosts_stack("multi-master", clientRouteRefreshSeconds=600),
+        "rocketmq:clientRouteRefreshSeconds",
+        "must be a whole number from 1 to 120",
+    ),
+    (
+        "drain shorter than two route refreshes",
+        hosts_stack("multi-master", clientRouteRefreshSeconds=45, drainTimeoutSeconds=80),
+        "rocketmq:drainTimeoutSeconds",
+        "must be 0 (no draining) or at least 90",
+    ),
+    (
         "drain timeout not a number",
         hosts_stack("multi-master", drainTimeoutSeconds="soon"),
         "rocketmq:drainTimeoutSeconds",

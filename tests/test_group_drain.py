@@ -91,11 +91,14 @@ def _run_drain(
     for tool in ("mqadmin", "runuser"):
         (bin_dir / tool).chmod(0o755)
     cfg = dataclasses.replace(parse_config(hosts_stack("multi-master")), drain_timeout_seconds=timeout)
-    script = rendering.render_drain_script(
-        cfg, host_label="n1", namesrv_addr="10.0.0.1:9876", broker_names=planned, route_refresh_seconds=refresh
-    )
-    script = script.replace(rendering.MQADMIN, str(bin_dir / "mqadmin")).replace(
-        rendering.ADMIN_LOCK, str(tmp_path / "lock")
+    script = rendering.render_drain_script(cfg, host_label="n1", namesrv_addr="10.0.0.1:9876", broker_names=planned)
+    # The real wait is at least a route refresh plus a margin (seconds); these runs stand in `refresh`.
+    refresh_line = f"ROUTE_REFRESH={rendering.route_refresh_wait(cfg)}\n"
+    assert refresh_line in script
+    script = (
+        script.replace(rendering.MQADMIN, str(bin_dir / "mqadmin"))
+        .replace(rendering.ADMIN_LOCK, str(tmp_path / "lock"))
+        .replace(refresh_line, f"ROUTE_REFRESH={refresh}\n")
     )
     return subprocess.run(
         ["bash", "-s"],

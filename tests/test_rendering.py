@@ -378,19 +378,19 @@ def test_a_restarted_master_waits_for_clients_before_the_next_restart(mode: str)
         rollout = rendering.render_broker_rollout(
             cfg, node, "n1", "10.0.0.9", NAMESRV, master_endpoint=None if node.is_master else "10.0.0.8:10911"
         )
-        waits = f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}" in rollout
+        waits = "sleep 40" in rollout  # clients' default route refresh (30 s) and a margin
         assert waits == (node.is_master and cfg.broker_groups > 1), (mode, node.label)
 
 
 def test_a_restarted_name_server_knows_its_brokers_again_before_the_next_restart() -> None:
     """A name server learns brokers only from their registrations (every 30 s); clients that ask it
     sooner hold partial routes until their next refresh. Its rollout waits for both."""
-    cfg = parse_config(hosts_stack("multi-master"))
+    cfg = parse_config(hosts_stack("multi-master", clientRouteRefreshSeconds=5))
     rollout = rendering.render_namesrv_rollout(cfg, "n1", "10.0.0.9")
     before = rollout.index("registered=$(known_brokers)")
     restart = rollout.index('systemctl restart "$UNIT"')
     known_again = rollout.index('grep -vxF -f <(known_brokers) <<<"$registered"')
-    settle = rollout.index(f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}")
+    settle = rollout.index("sleep 15")  # the clients' route refresh and a margin
     assert before < restart < known_again < settle
     assert 'clusterList -n "$ADDRESS:9876"' in rollout
     assert "brokerPermission" not in rollout
@@ -400,7 +400,7 @@ def test_a_restarted_name_server_knows_its_brokers_again_before_the_next_restart
 def test_a_master_takes_no_writes_for_a_route_refresh_before_it_stops(mode: str) -> None:
     """A send that reaches a stopping master can wait out its whole timeout: with other groups to
     take them, producers are moved off first (read-only, then one route refresh), then it restarts."""
-    cfg = parse_config(hosts_stack(mode))
+    cfg = parse_config(hosts_stack(mode, clientRouteRefreshSeconds=12))
     for node in plan_cluster(cfg).broker_nodes:
         rollout = rendering.render_broker_rollout(
             cfg, node, "n1", "10.0.0.9", NAMESRV, master_endpoint=None if node.is_master else "10.0.0.8:10911"
@@ -408,7 +408,7 @@ def test_a_master_takes_no_writes_for_a_route_refresh_before_it_stops(mode: str)
         restart = rollout.index('systemctl restart "$UNIT"')
         read_only = rollout.find("-k brokerPermission -v 4")
         if node.is_master and cfg.broker_groups > 1:
-            wait = rollout.index(f"sleep {rendering.PRODUCER_ROUTE_REFRESH_SECONDS}", read_only)
+            wait = rollout.index("sleep 22", read_only)
             assert 0 <= read_only < wait < restart, (mode, node.label)
             assert rollout.index('wipeWritePerm -b "$BROKER_NAME"') < restart
         else:
