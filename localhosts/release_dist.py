@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from localhosts.system import exclusive
+
 __all__ = [
     "DEFAULT_VERSION",
     "Dist",
@@ -234,6 +236,12 @@ def _pom(name: str, modules: Iterable[str], extras: Iterable[str] = ()) -> str:
 
 def _mvn_copy_dependencies(pom_text: str, workdir: Path) -> Path:
     """Resolves the pom's dependencies (runtime scope) into ``workdir/lib``; cached by pom text."""
+    # One Maven at a time: they share the local repository, which Maven does not lock.
+    with exclusive(cache_root() / ".maven.lock"):
+        return _mvn_copy_dependencies_locked(pom_text, workdir)
+
+
+def _mvn_copy_dependencies_locked(pom_text: str, workdir: Path) -> Path:
     lib = workdir / "lib"
     stamp = workdir / ".complete"
     if stamp.is_file() and stamp.read_text() == pom_text and lib.is_dir():
@@ -351,6 +359,33 @@ def _write_zip(target: Path, folder: str, entries: dict[str, tuple[bytes | Path,
             zf.writestr(_zip_info(f"{folder}/{rel}", mode), payload, compresslevel=6)
 
 
+def _build_zip(
+    archive: Path,
+    folder: str,
+    jars: dict[str, Path],
+    *,
+    zip_path: Path,
+    sha_path: Path,
+    stamp: Path,
+    recipe: str,
+    force: bool,
+) -> None:
+    """Writes the release zip and its .sha512 unless the cached ones follow ``recipe``."""
+    if not force and zip_path.is_file() and sha_path.is_file() and stamp.is_file() and stamp.read_text() == recipe:
+        return
+    entries: dict[str, tuple[bytes | Path, int]] = dict(_tree_entries(archive, folder))
+    entries.update({f"lib/{jar}": (path, 0o644) for jar, path in jars.items()})
+    with tempfile.NamedTemporaryFile(dir=zip_path.parent, suffix=".zip.partial", delete=False) as tmp:
+        tmp_path = Path(tmp.name)
+    try:
+        _write_zip(tmp_path, folder, entries)
+        sha_path.write_text(gpg_sha512_text(sha512_of(tmp_path), zip_path.name))
+        tmp_path.replace(zip_path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+    stamp.write_text(recipe)
+
+
 def build_dist(version: str = DEFAULT_VERSION, out: Path | str | None = None, *, force: bool = False) -> Dist:
     """Builds (or reuses from the cache) Apache's binary release zip of ``version``.
 
@@ -364,18 +399,8 @@ def build_dist(version: str = DEFAULT_VERSION, out: Path | str | None = None, *,
     name = zip_name(version)
     zip_path, sha_path, stamp = workdir / name, workdir / f"{name}.sha512", workdir / ".recipe"
     recipe = f"{RECIPE_REVISION} {RELEASE_TREES[version]} {' '.join(sorted(jars))}"
-    if force or not (zip_path.is_file() and sha_path.is_file() and stamp.is_file() and stamp.read_text() == recipe):
-        entries: dict[str, tuple[bytes | Path, int]] = dict(_tree_entries(archive, folder))
-        entries.update({f"lib/{jar}": (path, 0o644) for jar, path in jars.items()})
-        with tempfile.NamedTemporaryFile(dir=workdir, suffix=".zip.partial", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        try:
-            _write_zip(tmp_path, folder, entries)
-            sha_path.write_text(gpg_sha512_text(sha512_of(tmp_path), name))
-            tmp_path.replace(zip_path)
-        finally:
-            tmp_path.unlink(missing_ok=True)
-        stamp.write_text(recipe)
+    with exclusive(workdir / ".zip.lock"):
+        _build_zip(archive, folder, jars, zip_path=zip_path, sha_path=sha_path, stamp=stamp, recipe=recipe, force=force)
     digest = sha512_of(zip_path)
     dist = Dist(version, zip_path, sha_path, digest, folder, missing)
     if out is not None:

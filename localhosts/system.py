@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import re
@@ -10,7 +11,7 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,19 @@ def run(argv: Sequence[str], *, check: bool = True, timeout: float = 60) -> subp
     if check and res.returncode != 0:
         raise RuntimeError(f"command failed ({res.returncode}): {shlex.join(argv)}\n{res.stderr.strip()}")
     return res
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Holds an exclusive flock on ``lock_file`` (created if missing): builds into a shared cache
+    take turns with other processes (test workers, two stacks' `up`s)."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def pid_alive(pid: int) -> bool:

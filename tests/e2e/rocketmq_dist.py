@@ -42,6 +42,7 @@ from localhosts.release_dist import (
     vendor_dir,
     zip_name,
 )
+from localhosts.system import exclusive
 
 __all__ = [
     "DEFAULT_VERSION",
@@ -89,6 +90,11 @@ def build_client(version: str = DEFAULT_VERSION) -> str:
     ``RmqCheck``.  Jars and classes are cached under ``<cache>/client/<v>``.
     """
     workdir = cache_root() / "client" / version
+    with exclusive(workdir / ".build.lock"):  # test workers share the cache
+        return _build_client_locked(version, workdir)
+
+
+def _build_client_locked(version: str, workdir: Path) -> str:
     modules = [f"{GROUP_ID}:{m}:{version}" for m in CLIENT_ARTIFACTS]
     lib = _mvn_copy_dependencies(_pom(f"rocketmq-client-{version}", modules), workdir / "maven")
     sources = sorted(_JAVA_SRC_DIR.glob("*.java"))
@@ -127,9 +133,13 @@ def build_client(version: str = DEFAULT_VERSION) -> str:
     return classpath
 
 
-def client_command(classpath: str, *args: str, java: str = "java", heap: str = "128m") -> list[str]:
-    """``java`` command line running ``RmqCheck`` with ``args``."""
-    return [java, f"-Xms{heap}", f"-Xmx{heap}", "-cp", classpath, _CLIENT_MAIN, *args]
+def client_command(
+    classpath: str, *args: str, java: str = "java", heap: str = "128m", route_refresh_seconds: int | None = None
+) -> list[str]:
+    """``java`` command line running ``RmqCheck`` with ``args``; its clients refresh topic routes
+    every ``route_refresh_seconds`` (RocketMQ's default, 30 s, if None)."""
+    refresh = [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
+    return [java, f"-Xms{heap}", f"-Xmx{heap}", *refresh, "-cp", classpath, _CLIENT_MAIN, *args]
 
 
 def keys_in(output: str, marker: str) -> list[str]:

@@ -59,6 +59,7 @@ from localhosts import machine
 from localhosts.machine import CGROUP_HIERARCHIES, DEPLOY_USER, NSPAWN_PROPAGATE_DIR, MachineSpec, build_rootfs
 from localhosts.system import (
     CGROUP_ROOT,
+    exclusive,
     kill_cgroups,
     kill_pids,
     mountpoints,
@@ -193,6 +194,12 @@ def cleanup_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
     live process (another run, or this one) are left alone.  Returns a list
     of human-readable descriptions of what was removed.
     """
+    # Test workers start networks side by side: one clean-up at a time.
+    with exclusive(Path(tempfile.gettempdir()) / f".{prefix}-cleanup.lock"):
+        return _cleanup_leftovers_locked(prefix)
+
+
+def _cleanup_leftovers_locked(prefix: str) -> list[str]:
     pat = re.compile(rf"^{re.escape(prefix)}-(\d+)(?:-|$)")
 
     def stale(name: str) -> bool:
