@@ -42,9 +42,9 @@ from tests.e2e.cluster_harness import (
 from tests.e2e.scale_scenario import RunningCluster
 from tests.e2e.test_cluster_e2e import (
     ADDED_SLAVES,
-    EXTRA_CONFIG,
     HOST_NAMES,
     SCALE_OUT,
+    broker_properties,
     expected_brokers,
     placed,
     stack_config,
@@ -70,7 +70,9 @@ def first_up(env: dict[str, str], root: Path) -> float:
         work = Path(tmp)
         mirror = start_mirror(net, work / "mirror", [DEFAULT_VERSION])
         stack = _stack(net, work, env, mode, root)
-        stack.init(stack_config(mode, net, mirror, DEFAULT_VERSION), net.private_key_path.read_text())
+        stack.init(
+            stack_config(mode, net, mirror, DEFAULT_VERSION, fast_route_refresh=False), net.private_key_path.read_text()
+        )
         started = time.perf_counter()
         stack.up()
         return round(time.perf_counter() - started, 1)
@@ -97,7 +99,7 @@ def _running(
     """A fresh cluster of `mode` on `versions[0]`, with the benchmark's topic."""
     mirror = start_mirror(net, work / "mirror", versions)
     stack = _stack(net, work, env, mode)
-    stack.init(stack_config(mode, net, mirror, versions[0]), net.private_key_path.read_text())
+    stack.init(stack_config(mode, net, mirror, versions[0], fast_route_refresh=False), net.private_key_path.read_text())
     stack.up()
     expected = expected_brokers(net, mode)
     namesrv = stack.outputs()["namesrvAddr"]
@@ -117,7 +119,7 @@ def async_changes(env: dict[str, str], classpath: str) -> list[dict[str, Any]]:
         def new_topic_route() -> None:  # the new group gets the topic's queues too
             create_topic(net, cluster.probe, cluster.namesrv, "DefaultCluster", TOPIC)
 
-        properties = EXTRA_CONFIG.get(mode, {}).get("brokerProperties", {})
+        properties = broker_properties(mode, fast_route_refresh=False)
         with_ns4 = [{**h, "nameServer": True} if h["name"] == "n4" else h for h in stack_hosts(mode, net)]
         grown = with_ns4 + placed(net, SCALE_OUT[mode])
         with_slaves = with_ns4 + placed(net, ADDED_SLAVES[mode])

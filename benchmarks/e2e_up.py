@@ -47,7 +47,7 @@ def baseline(mode: str) -> float:
         TestNetwork(len(HOST_NAMES), host_names=HOST_NAMES) as net,
     ):
         mirror = start_mirror(net, Path(tmp) / "mirror", [DEFAULT_VERSION])
-        raw = stack_config(mode, net, mirror, DEFAULT_VERSION)
+        raw = stack_config(mode, net, mirror, DEFAULT_VERSION, fast_route_refresh=False)
         cfg = parse_config({**raw, "sshPrivateKey": net.private_key_path.read_text()})
         plan = plan_cluster(cfg)
         address = {spec.name: spec.address for spec in cfg.hosts}
@@ -85,7 +85,9 @@ def measure(mode: str, env: dict[str, str]) -> dict[str, object]:
         work = Path(tmp)
         mirror = start_mirror(net, work / "mirror", [DEFAULT_VERSION])
         stack = PulumiStack(net, env, copy_program(work / "program"), work / "state", f"bench-{mode}")
-        stack.init(stack_config(mode, net, mirror, DEFAULT_VERSION), net.private_key_path.read_text())
+        stack.init(
+            stack_config(mode, net, mirror, DEFAULT_VERSION, fast_route_refresh=False), net.private_key_path.read_text()
+        )
         for host in net.hosts:
             net.reset_peak_memory(host)
         start = time.perf_counter()

@@ -3,6 +3,7 @@ RocketMQ's own tools. Shared by the e2e suite and benchmarks/e2e_up.py."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -231,7 +232,11 @@ class DownedBrokers:
     """Watches the expected brokers while a change runs, two ways: clusterList samples in the
     background (which brokers clients could not find), and port_watch.py connecting to each
     broker port every 0.2 s (which brokers were not running: a restart one slow clusterList
-    sample can miss)."""
+    sample can miss).
+
+    Samples ask the name servers in turn; a broker counts as missing when the latest answer of
+    every name server lacks it. A name server that has just restarted knows a broker only from
+    its next registration: its answer alone would count running brokers as down."""
 
     def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
         self._args = (net, host, namesrv_addr)
@@ -244,10 +249,17 @@ class DownedBrokers:
 
     def _run(self) -> None:
         net, host, namesrv_addr = self._args
-        while not self._stop.is_set():
-            rows = cluster_rows(mqadmin(net, host, namesrv_addr, "clusterList"))
+        name_servers = namesrv_addr.split(";")
+        latest: dict[str, set[tuple[str, int, str]]] = {}
+        for turn in itertools.count():
+            if self._stop.is_set():
+                return
+            name_server = name_servers[turn % len(name_servers)]
+            rows = cluster_rows(mqadmin(net, host, name_server, "clusterList"))
             if rows is not None:  # no table at all is mqadmin failing, not every broker down
-                self.samples.append(self._expected - {(r.broker_name, r.broker_id, r.address) for r in rows})
+                latest[name_server] = {(r.broker_name, r.broker_id, r.address) for r in rows}
+            if len(latest) == len(name_servers):
+                self.samples.append(self._expected - set().union(*latest.values()))
             self._stop.wait(0.5)
 
     @property
@@ -360,10 +372,18 @@ class SteadyTraffic:
         *,
         rate: int = 20,
         drain_seconds: int = 180,
+        route_refresh_seconds: int | None = None,
     ) -> None:
         self._net = net
         self._argv = rocketmq_dist.client_command(
-            classpath, "steady", namesrv_addr, topic, group, str(rate), str(drain_seconds)
+            classpath,
+            "steady",
+            namesrv_addr,
+            topic,
+            group,
+            str(rate),
+            str(drain_seconds),
+            route_refresh_seconds=route_refresh_seconds,
         )
         self._timeout = drain_seconds + 120
         self._proc: subprocess.Popen[str] | None = None
@@ -453,12 +473,15 @@ def change_under_traffic(
     group: str,
     expected: set[tuple[str, int, str]],
     then: Callable[[], None] = lambda: None,
+    route_refresh_seconds: int | None = None,
 ) -> ChangeUnderTraffic:
     """Sets ``config`` and runs `pulumi up` (then ``then``) while SteadyTraffic sends and reads
     ``topic`` and DownedBrokers samples which of ``expected`` are missing."""
     stack.set_config(config)
     with (
-        SteadyTraffic(net, classpath, namesrv_addr, topic, group) as traffic,
+        SteadyTraffic(
+            net, classpath, namesrv_addr, topic, group, route_refresh_seconds=route_refresh_seconds
+        ) as traffic,
         DownedBrokers(net, probe, namesrv_addr, expected) as downed,
     ):
         started = time.monotonic()

@@ -1,5 +1,8 @@
-"""E2E scenarios: a running cluster grows and shrinks with a producer and a consumer running
-through each change.
+"""E2E scenarios: a running cluster changes release, grows and shrinks with a producer and a
+consumer running through each change.
+
+A release change and back: every name server, then every broker restarts once on the new release,
+one at a time, on the same store; both releases stay on disk.
 
 A name server added: it starts first, then every broker restarts with the new list, one at a time.
 A slave added to each group starts only on its new host and copies its master's commit log; removed
@@ -12,7 +15,7 @@ fails a send.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +34,7 @@ from tests.e2e.cluster_harness import (
 from tests.e2e.testhosts import Host, TestNetwork
 
 BROKER_UNIT = "rocketmq-broker.service"
+NAMESRV_UNIT = "rocketmq-namesrv.service"
 GROUP = "e2e-scale"
 
 
@@ -45,6 +49,8 @@ class RunningCluster:
     classpath: str
     topic: str
     expected: set[tuple[str, int, str]]
+    # The clients' route refresh: the stack's clientRouteRefreshSeconds (None: RocketMQ's 30 s).
+    route_refresh_seconds: int | None = None
 
     def change(self, name: str, config: dict[str, Any], then: Callable[[], None] = lambda: None) -> ChangeUnderTraffic:
         return change_under_traffic(
@@ -59,10 +65,30 @@ class RunningCluster:
             group=GROUP,
             expected=self.expected,
             then=then,
+            route_refresh_seconds=self.route_refresh_seconds,
         )
 
     def broker_pids(self) -> dict[str, int]:
         return {a: service_pid(self.net, self.net.host(a.split(":")[0]), BROKER_UNIT) for _, _, a in self.expected}
+
+
+def change_release_and_back(cluster: RunningCluster, current: str, other: str, *, ns_hosts: Sequence[Host]) -> None:
+    """`version` to ``other`` and back to ``current``, each a rolling change under traffic."""
+    net, probe = cluster.net, cluster.probe
+    every_broker = {address for _, _, address in cluster.expected}
+    for version in (other, current):
+        ns_pids = {host.name: service_pid(net, host, NAMESRV_UNIT) for host in ns_hosts}
+        changed = cluster.change(f"version {version}", {"version": version})
+        changed.check(most_down=1)
+        assert changed.seen_stopped == every_broker, f"stopped during the change: {sorted(changed.seen_stopped)}"
+        rows = wait_for_cluster(net, probe, cluster.namesrv, cluster.expected)
+        assert {r.version for r in rows} == {"V" + version.replace(".", "_")}, rows
+        for host in ns_hosts:
+            assert service_pid(net, host, NAMESRV_UNIT) != ns_pids[host.name], f"{host}: name server not restarted"
+    for address in every_broker:
+        host = net.host(address.split(":")[0])
+        kept = net.ssh(host, "ls /opt/rocketmq/versions", check=True).stdout.split()
+        assert {current, other} <= set(kept), f"{host} keeps {kept}"
 
 
 def add_a_name_server(cluster: RunningCluster, hosts: list[dict[str, Any]]) -> str:

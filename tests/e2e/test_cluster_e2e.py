@@ -36,36 +36,58 @@ from tests.e2e.cluster_harness import (
     wait_for_cluster,
     wait_until,
 )
-from tests.e2e.scale_scenario import RunningCluster, add_a_name_server, add_and_drain_a_group, add_and_remove_slaves
+from tests.e2e.scale_scenario import (
+    RunningCluster,
+    add_a_name_server,
+    add_and_drain_a_group,
+    add_and_remove_slaves,
+    change_release_and_back,
+)
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
 
 pytestmark = pytest.mark.e2e
 
 UPGRADE_VERSION = "5.5.0"  # single-master upgrades to it from the default, through a corrupted download
-# 4.9.x must work too: multi-master runs it (4.9.8's server jars are not on Maven Central).
+# 4.9.x must work too: multi-master and master-slave-sync start on it (4.9.8's server jars are not on
+# Maven Central), and their clients are 4.9.7's: a 5.x client finds no topic route on 4.9.x name servers.
 VERSIONS_BY_MODE = {
     "single-master": [DEFAULT_VERSION, UPGRADE_VERSION],
     "multi-master": ["4.9.7"],
     "master-slave-async": [DEFAULT_VERSION],
-    "master-slave-sync": [DEFAULT_VERSION],
+    "master-slave-sync": ["4.9.7"],
 }
+# A release change and back under traffic, rolling (5.5.0 refuses slaves, so 5.4.0 for sync).
+RELEASE_ROUND_TRIP = {"multi-master": DEFAULT_VERSION, "master-slave-sync": DEFAULT_VERSION}
 MESSAGES = 1000
-HOST_NAMES = ["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"]
+HOST_NAMES = [f"n{i}" for i in range(1, 11)]
+# The suite's clients refresh topic routes every 5 s and say so (clientRouteRefreshSeconds), and
+# brokers register every 10 s (RocketMQ's shortest): rolling waits are 15 s instead of 40 s.
+ROUTE_REFRESH_SECONDS = 5
+BROKER_PROPERTIES = {"registerNameServerPeriod": "10000"}
 # From the first up: brokers that create no topic themselves, as README advises once topics are declared.
-EXTRA_CONFIG: dict[str, dict[str, Any]] = {
-    "master-slave-async": {"brokerProperties": {"autoCreateTopicEnable": "false"}}
-}
+EXTRA_BROKER_PROPERTIES: dict[str, dict[str, str]] = {"master-slave-async": {"autoCreateTopicEnable": "false"}}
 
-# A group added and drained again on the hosts a mode leaves free (tests/e2e/scale_scenario.py).
+# Day-2 changes under traffic (tests/e2e/scale_scenario.py) on hosts a mode's layout leaves free:
+# a name server added on a broker host ...
+ADDED_NAME_SERVER = {"master-slave-async": "n4", "master-slave-sync": "n4"}
+# ... a second slave for each group, added and removed again ...
+ADDED_SLAVES: dict[str, list[dict[str, Any]]] = {
+    "master-slave-async": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
+    "master-slave-sync": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
+}
+# ... and a group added and drained again.
 SCALE_OUT: dict[str, list[dict[str, Any]]] = {
     "multi-master": [{"host": "n6", "broker": "broker-c/0"}],
     "master-slave-async": [{"host": "n5", "broker": "broker-c/0"}, {"host": "n6", "broker": "broker-c/1"}],
+    "master-slave-sync": [{"host": "n9", "broker": "broker-c/0"}, {"host": "n10", "broker": "broker-c/1"}],
 }
-
-# A second slave for each group, added and removed again on hosts no mode uses otherwise.
-ADDED_SLAVES: dict[str, list[dict[str, Any]]] = {
-    "master-slave-async": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
+# Lifecycles run on two test workers side by side (scripts/test.sh); these pairs balance them.
+WORKER_GROUPS = {
+    "single-master": "lifecycles-1",
+    "master-slave-sync": "lifecycles-1",
+    "multi-master": "lifecycles-2",
+    "master-slave-async": "lifecycles-2",
 }
 
 # Placement per mode on the first six hosts: name servers and brokers colocated in single-master and
@@ -133,8 +155,13 @@ def stack_hosts(mode: str, net: TestNetwork) -> list[dict[str, Any]]:
     return placed(net, LAYOUTS[mode])
 
 
-def stack_config(mode: str, net: TestNetwork, mirror: Mirror, version: str) -> dict[str, Any]:
+def stack_config(
+    mode: str, net: TestNetwork, mirror: Mirror, version: str, *, fast_route_refresh: bool = True
+) -> dict[str, Any]:
+    """The lifecycle's stack config; without ``fast_route_refresh``, RocketMQ's default route
+    refresh and registration period (benchmarks: figures for what users get)."""
     hosts = stack_hosts(mode, net)
+    waits: dict[str, Any] = {"clientRouteRefreshSeconds": ROUTE_REFRESH_SECONDS} if fast_route_refresh else {}
     return {
         "target": "hosts",
         "mode": mode,
@@ -146,8 +173,13 @@ def stack_config(mode: str, net: TestNetwork, mirror: Mirror, version: str) -> d
         "nameServerHeap": "128m",
         "brokerHeap": "256m",
         "readyTimeoutSeconds": 180,
-        **EXTRA_CONFIG.get(mode, {}),
+        "brokerProperties": broker_properties(mode, fast_route_refresh=fast_route_refresh),
+        **waits,
     }
+
+
+def broker_properties(mode: str, *, fast_route_refresh: bool = True, **changed: str) -> dict[str, str]:
+    return {**(BROKER_PROPERTIES if fast_route_refresh else {}), **EXTRA_BROKER_PROPERTIES.get(mode, {}), **changed}
 
 
 def expected_brokers(net: TestNetwork, mode: str) -> set[tuple[str, int, str]]:
@@ -167,14 +199,18 @@ def broker_host(net: TestNetwork, mode: str, label: str) -> Any:
     return next(net.host(p["host"]) for p in LAYOUTS[mode] if p.get("broker") == label)
 
 
-@pytest.mark.parametrize("mode", list(LAYOUTS))
+@pytest.mark.parametrize(
+    "mode", [pytest.param(mode, marks=pytest.mark.xdist_group(WORKER_GROUPS[mode])) for mode in LAYOUTS]
+)
 def test_cluster_lifecycle(
     mode: str, net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
 ) -> None:
     versions = VERSIONS_BY_MODE[mode]
     client_classpath = client_for(client_classpaths, versions[-1])
     upgrade = len(versions) > 1
-    mirror = start_mirror(net, tmp_path / "mirror", versions)
+    mirror = start_mirror(
+        net, tmp_path / "mirror", [*versions, *([RELEASE_ROUND_TRIP[mode]] if mode in RELEASE_ROUND_TRIP else [])]
+    )
     stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", f"e2e-{mode}")
     key = net.private_key_path.read_text()
     first_version = versions[0]
@@ -260,8 +296,17 @@ def test_cluster_lifecycle(
     ns_pids = {h.name: service_pid(net, h, "rocketmq-namesrv.service") for h in ns_hosts}
     steady_topic = "E2E_STEADY"
     create_topic(net, probe, namesrv, "DefaultCluster", steady_topic)
-    cluster = RunningCluster(net, stack, probe, namesrv, client_classpath, steady_topic, expected)
-    properties = {**EXTRA_CONFIG.get(mode, {}).get("brokerProperties", {}), "maxMessageSize": "4194304"}
+    cluster = RunningCluster(
+        net,
+        stack,
+        probe,
+        namesrv,
+        client_classpath,
+        steady_topic,
+        expected,
+        route_refresh_seconds=ROUTE_REFRESH_SECONDS,
+    )
+    properties = broker_properties(mode, maxMessageSize="4194304")
     restarted = cluster.change("a setting read at start (maxMessageSize)", {"brokerProperties": properties})
     # single-master has nowhere else to send while its broker restarts: it reports how long sends failed.
     restarted.check(most_down=1, sends_may_fail=mode == "single-master")
@@ -282,14 +327,16 @@ def test_cluster_lifecycle(
         assert "InaccessibleObjectException" not in journal, f"{host}: {journal[-3000:]}"
     consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
 
+    if mode in RELEASE_ROUND_TRIP:
+        change_release_and_back(cluster, first_version, RELEASE_ROUND_TRIP[mode], ns_hosts=ns_hosts)
+    hosts = stack_hosts(mode, net)
+    if mode in ADDED_NAME_SERVER:
+        hosts = [{**h, "nameServer": True} if h["name"] == ADDED_NAME_SERVER[mode] else h for h in hosts]
+        cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, hosts))
+        namesrv = cluster.namesrv
+    if mode in ADDED_SLAVES:
+        add_and_remove_slaves(cluster, lambda extra: hosts + placed(net, extra), ADDED_SLAVES[mode])
     if mode in SCALE_OUT:
-        hosts = stack_hosts(mode, net)
-        if mode == "master-slave-async":  # a fourth name server, on broker-b's slave host
-            hosts = [{**h, "nameServer": True} if h["name"] == "n4" else h for h in hosts]
-            cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, hosts))
-            namesrv = cluster.namesrv
-        if mode in ADDED_SLAVES:
-            add_and_remove_slaves(cluster, lambda extra: hosts + placed(net, extra), ADDED_SLAVES[mode])
         add_and_drain_a_group(cluster, lambda extra: hosts + placed(net, extra), SCALE_OUT[mode])
 
     # -- SIGKILL the broker JVM: systemd brings it back and it registers again

@@ -24,6 +24,9 @@
  *       retries; lost: acked but never consumed) and "LOST <key>" for the
  *       first lost keys; exit 0 iff lost == 0.
  *
+ * Clients refresh topic routes every -Drmqcheck.routeRefreshMs milliseconds
+ * (their pollNameServerInterval; RocketMQ's 30000 unless set).
+ *
  * Messages are told apart by their key (set by "produce"), or by message id
  * for messages without keys.  namesrvAddr may list several servers
  * separated by ';'.  Exit status 2 means bad usage.
@@ -40,6 +43,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
+import org.apache.rocketmq.client.ClientConfig;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyContext;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
@@ -92,15 +96,24 @@ public final class RmqCheck {
         return 2;
     }
 
+    /** Every client of this run: its instance name, name servers and route refresh. */
+    private static <T extends ClientConfig> T configured(T client, String namesrv, String run) {
+        client.setNamesrvAddr(namesrv);
+        client.setInstanceName("rmqcheck-" + run);
+        Integer refreshMs = Integer.getInteger("rmqcheck.routeRefreshMs");
+        if (refreshMs != null) {
+            client.setPollNameServerInterval(refreshMs);
+        }
+        return client;
+    }
+
     private static String runId() {
         return Long.toString(System.currentTimeMillis(), 36) + "-" + ProcessHandleCompat.pid();
     }
 
     static int produce(String namesrv, String topic, int count, boolean verbose) throws Exception {
         String run = runId();
-        DefaultMQProducer producer = new DefaultMQProducer("rmqcheck_producer");
-        producer.setNamesrvAddr(namesrv);
-        producer.setInstanceName("rmqcheck-" + run);
+        DefaultMQProducer producer = configured(new DefaultMQProducer("rmqcheck_producer"), namesrv, run);
         producer.setSendMsgTimeout(10_000);
         producer.setRetryTimesWhenSendFailed(2);
         producer.start();
@@ -187,9 +200,7 @@ public final class RmqCheck {
             }
         });
 
-        DefaultMQProducer producer = new DefaultMQProducer("rmqcheck_steady_producer");
-        producer.setNamesrvAddr(namesrv);
-        producer.setInstanceName("rmqcheck-" + run);
+        DefaultMQProducer producer = configured(new DefaultMQProducer("rmqcheck_steady_producer"), namesrv, run);
         producer.setSendMsgTimeout(10_000);
         producer.start();
         long sent = 0;
@@ -253,9 +264,7 @@ public final class RmqCheck {
     /** A push consumer of the whole topic, from the first offset for a new group. */
     private static DefaultMQPushConsumer startConsumer(String namesrv, String topic, String group, String run,
         Consumer<MessageExt> onMessage) throws Exception {
-        DefaultMQPushConsumer consumer = new DefaultMQPushConsumer(group);
-        consumer.setNamesrvAddr(namesrv);
-        consumer.setInstanceName("rmqcheck-" + run);
+        DefaultMQPushConsumer consumer = configured(new DefaultMQPushConsumer(group), namesrv, run);
         consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
         consumer.subscribe(topic, "*");
         consumer.registerMessageListener(new MessageListenerConcurrently() {
