@@ -28,6 +28,8 @@ UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.servi
 LOG_DIR = f"{SERVICE_USER_HOME}/logs/rocketmqlogs"
 LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log")}
 MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
+# The brokers the name servers know, without a JVM (templates/cluster-info.py.j2): health checks poll it.
+CLUSTER_INFO = "/usr/local/libexec/rocketmq/cluster-info"
 # The cluster's own mqadmin work on the admin host (topics, groups, drains) takes turns on this lock:
 # each mqadmin is a JVM.
 ADMIN_LOCK = "/run/rocketmq-catalog.lock"
@@ -95,9 +97,15 @@ def render_prepare_script(
     authorized_key: tuple[str, str] | None = None,
 ) -> str:
     """`authorized_key` is (SSH user, OpenSSH public key line) to authorize on the host."""
+    cluster_info = render("cluster-info.py.j2")
+    if HEREDOC in cluster_info:
+        raise ValueError(f"cluster-info contains the heredoc marker {HEREDOC}")
     return render(
         "prepare-host.sh.j2",
         host_label=host_label,
+        cluster_info_path=CLUSTER_INFO,
+        cluster_info=cluster_info,
+        heredoc=HEREDOC,
         java_major=release.java_major,
         store_path=store_path,
         data_volume_id=data_volume_id,
@@ -199,6 +207,7 @@ def _service_context(role: str, host_label: str, address: str, ready_timeout: in
         "log_dir": LOG_DIR,
         "log_files": LOG_FILES[role],
         "mqadmin": MQADMIN,
+        "cluster_info": CLUSTER_INFO,
         **extra,
     }
 

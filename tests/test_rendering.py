@@ -392,7 +392,7 @@ def test_a_restarted_name_server_knows_its_brokers_again_before_the_next_restart
     known_again = rollout.index('grep -vxF -f <(known_brokers) <<<"$registered"')
     settle = rollout.index("sleep 15")  # the clients' route refresh and a margin
     assert before < restart < known_again < settle
-    assert 'clusterList -n "$ADDRESS:9876"' in rollout
+    assert f'{rendering.CLUSTER_INFO} "$ADDRESS:9876"' in rollout
     assert "brokerPermission" not in rollout
 
 
