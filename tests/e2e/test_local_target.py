@@ -28,6 +28,7 @@ from localhosts.release_dist import vendor_dir
 from localhosts.system import CGROUP_ROOT, mountpoints
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PROJECT_ROOT, PulumiStack, consume, copy_program, engine_environment, produce
+from tests.e2e.testhosts import DEFAULT_PREFIX
 
 pytestmark = pytest.mark.e2e
 
@@ -65,6 +66,14 @@ def _pids_mentioning(text: str) -> list[int]:
     return found
 
 
+def _netns_outside_test_networks() -> set[str]:
+    """This machine's network namespaces but the test networks' (another test worker's come and go)."""
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {
+        line.split()[0] for line in listed.splitlines() if line.strip() and not line.startswith(f"{DEFAULT_PREFIX}-")
+    }
+
+
 def _in_machine(spec: machine.MachineSpec, *argv: str) -> str:
     leader = machine.leader_pid(spec)
     assert leader, f"{spec.name} is not running"
@@ -87,7 +96,7 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     stack.state.mkdir(parents=True)
     stack_id = f"rocketmq-{STACK}"
     specs = _specs(stack_id)
-    netns_before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    netns_before = _netns_outside_test_networks()
     classpath = rocketmq_dist.build_client(rocketmq_dist.DEFAULT_VERSION)
     try:
         # -- up from empty: machines, key, mirror, then the cluster
@@ -155,7 +164,7 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
     for hierarchy in machine.CGROUP_HIERARCHIES:
         parent = CGROUP_ROOT / hierarchy / CGROUP_PARENT
         assert not list(parent.glob(f"rmq-{stack_id}-*")), f"cgroups left in {parent}"
-    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout == netns_before
+    assert _netns_outside_test_networks() == netns_before
     assert not [port for port in (*PORTS, LOCAL_MIRROR_PORT) if port_taken(port)]
     assert not root.exists() or not [p for p in root.rglob("*") if not p.is_dir()], list(root.rglob("*"))
 
