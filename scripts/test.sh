@@ -29,5 +29,6 @@ if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
   tests/e2e/setup-host-tools.sh # debootstrap, systemd-nspawn, ssh, iproute2 (apt)
   # Two workers: a lifecycle spends much of its time waiting (restarts, route refreshes), so two
   # run side by side; each has its own hosts and namespaces (tests/e2e/testhosts.py).
-  pytest -m e2e -n 2 --dist loadgroup -rP tests/e2e # -rP: the per-change figures the tests print
+  # -rP: the per-change figures the tests print; --durations: what each test took.
+  pytest -m e2e -n 2 --dist load -rP --durations=0 tests/e2e
 fi
