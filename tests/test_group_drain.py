@@ -14,6 +14,7 @@ import pytest
 from components import rendering
 from components.config import parse_config
 from components.remote import IGNORE_STDIN
+from tests.host_scripts import run_with_stand_ins
 from tests.pulumi_harness import run_main_program
 from tests.stacks import MODES, hosts_stack
 
@@ -100,15 +101,7 @@ def _run_drain(
         .replace(rendering.ADMIN_LOCK, str(tmp_path / "lock"))
         .replace(refresh_line, f"ROUTE_REFRESH={refresh}\n")
     )
-    return subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "STATE": str(state)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_with_stand_ins(script, bin_dir, state)
 
 
 def _calls(tmp_path: Path) -> list[str]:

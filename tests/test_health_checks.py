@@ -20,6 +20,7 @@ import pytest
 from components import rendering
 from components.config import parse_config
 from components.topology import plan_cluster
+from tests.host_scripts import run_with_stand_ins
 from tests.stacks import hosts_stack
 
 GET_BROKER_CLUSTER_INFO = 106
@@ -174,15 +175,7 @@ def _rollout(tmp_path: Path, cluster_info: Path, namesrv: str) -> subprocess.Com
         .replace(rendering.LOG_DIR, str(logs))
         .replace("READY_TIMEOUT=30\n", "READY_TIMEOUT=3\n")
     )
-    return subprocess.run(
-        ["bash", "-s"],
-        input=script,
-        env={"PATH": f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin", "STATE": str(state)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_with_stand_ins(script, bin_dir, state)
 
 
 def test_a_restarted_broker_is_healthy_once_the_name_servers_list_it(
