@@ -87,30 +87,7 @@ CONFIG_KEYS = frozenset(
     }
 )  # fmt: skip
 
-# broker.conf keys the program derives itself; users may not override them.
-MANAGED_BROKER_KEYS = frozenset(
-    {
-        "brokerClusterName",
-        "brokerName",
-        "brokerId",
-        "brokerRole",
-        "flushDiskType",
-        "deleteWhen",
-        "fileReservedTime",
-        "namesrvAddr",
-        "brokerIP1",
-        "brokerIP2",
-        "listenPort",
-        "haListenPort",
-        "storePathRootDir",
-        "storePathCommitLog",
-    }
-)
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-_PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
-_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_SHA512 = re.compile(r"^[0-9a-fA-F]{128}$")
 _ABS_PATH = re.compile(r"^/[A-Za-z0-9_./-]*$")
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 _AMI = re.compile(r"^ami-[0-9a-f]{8,17}$")
@@ -290,11 +267,13 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         "clusterName", r.get("clusterName", "DefaultCluster"), _NAME, "1-63 letters, digits, _ or -"
     )
     flush = check.choice("flushDiskType", r.get("flushDiskType", "ASYNC_FLUSH"), FLUSH_DISK_TYPES)
-    delete_when = _delete_when(r.get("deleteWhen", "04"))
-    reserved = check.integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
-    properties = _broker_properties(r.get("brokerProperties", {}))
+    from components.config_broker import parse_broker_properties, parse_delete_when, parse_release
 
-    release = _release(r)
+    delete_when = parse_delete_when(r.get("deleteWhen", "04"))
+    reserved = check.integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
+    properties = parse_broker_properties(r.get("brokerProperties", {}))
+
+    release = parse_release(r)
     if mode.has_slaves and release.version in SLAVE_OFFSET_SYNC_BROKEN:
         raise ConfigError(
             "version",
@@ -400,66 +379,6 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         consumer_groups=catalog.consumer_groups,
         prune_topics=catalog.prune,
     )
-
-
-def _delete_when(raw: Any) -> str:
-    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
-    if isinstance(text, str) and re.fullmatch(r"\d{1,2}(;\d{1,2})*", text):
-        hours = [int(h) for h in text.split(";")]
-        if all(0 <= h <= 23 for h in hours):
-            return ";".join(f"{h:02d}" for h in hours)
-    raise ConfigError(
-        "deleteWhen", f"must be hours of the day 00-23, several separated by ';' (e.g. 04 or 04;16); got {raw!r}"
-    )
-
-
-def _broker_properties(raw: Any) -> dict[str, str]:
-    key = "brokerProperties"
-    value = check.structured(key, raw)
-    if not isinstance(value, dict):
-        raise ConfigError(key, f"must be a map of broker.conf property names to values; got {raw!r}")
-    result: dict[str, str] = {}
-    for name, item in value.items():
-        if not isinstance(name, str) or not _PROPERTY_KEY.fullmatch(name):
-            raise ConfigError(
-                key, f"property names must be letters, digits, _ or . starting with a letter; got {name!r}"
-            )
-        if name in MANAGED_BROKER_KEYS:
-            raise ConfigError(
-                key,
-                f"{name!r} is managed by this program and cannot be set here; "
-                f"managed keys: {', '.join(sorted(MANAGED_BROKER_KEYS))}",
-            )
-        if isinstance(item, dict | list) or item is None:
-            raise ConfigError(f"{key}.{name}", f"must be a plain value (text, number or true/false); got {item!r}")
-        result[name] = check.safe_value(f"{key}.{name}", item)
-    return dict(sorted(result.items()))
-
-
-def _release(r: _Reader) -> ReleaseSettings:
-    version = r.get("version", DEFAULT_VERSION)
-    match = _VERSION.fullmatch(version) if isinstance(version, str) else None
-    if not match:
-        raise ConfigError("version", f"must be a release number such as {DEFAULT_VERSION} or 4.9.7; got {version!r}")
-    major, minor = int(match.group(1)), int(match.group(2))
-    if not (major == 5 or (major, minor) == (4, 9)):
-        raise ConfigError("version", f"must be a 5.x or 4.9.x release; got {version!r}")
-
-    mirror = r.get("mirror", DEFAULT_MIRROR)
-    if not isinstance(mirror, str) or not re.fullmatch(
-        r"https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[A-Za-z0-9_.~/%-]*)?", mirror
-    ):
-        raise ConfigError(
-            "mirror",
-            f"must be an http:// or https:// URL of an Apache-layout mirror (plain characters only); got {mirror!r}",
-        )
-
-    sha512 = r.get("sha512")
-    if sha512 is not None:
-        if not isinstance(sha512, str) or not _SHA512.fullmatch(sha512.replace(" ", "")):
-            raise ConfigError("sha512", f"must be the 128 hex digits of the release zip's SHA-512; got {sha512!r}")
-        sha512 = sha512.replace(" ", "").lower()
-    return ReleaseSettings(version=version, mirror=mirror.rstrip("/"), sha512=sha512)
 
 
 def expected_brokers(broker_groups: int, slaves: int) -> list[BrokerPlacement]:
