@@ -89,9 +89,9 @@ SCALE_OUT: dict[str, list[dict[str, Any]]] = {
     "master-slave-sync": [{"host": "n9", "broker": "broker-c/0"}, {"host": "n10", "broker": "broker-c/1"}],
 }
 # Lifecycles run on two test workers side by side (scripts/test.sh, --dist load): xdist first gives
-# each worker two tests, the first two to one and the next two to the other. In CI (2026-12-02) sync
-# took about 38 min, async 32, multi 20 and single 8: so async with multi, sync with single, and
-# the other e2e tests follow on whichever worker is free.
+# each worker two tests, the first two to one and the next two to the other. In CI (2026-12-02)
+# async and sync took about 27 min each, multi 13 and single 6: so async with multi, sync with
+# single, and the other e2e tests follow on whichever worker is free.
 LIFECYCLE_ORDER = ["master-slave-async", "multi-master", "master-slave-sync", "single-master"]
 
 # Placement per mode on the first six hosts: name servers and brokers colocated in single-master and
