@@ -246,9 +246,10 @@ class DownedBrokers:
     broker port every 0.2 s (which brokers were not running: a restart one slow clusterList
     sample can miss).
 
-    Samples (clusterList's request, with the program's cluster-info) ask the name servers in turn; a broker counts as missing when the latest answer of
-    every name server lacks it. A name server that has just restarted knows a broker only from
-    its next registration: its answer alone would count running brokers as down."""
+    Samples (clusterList's request, sent by the program's cluster-info) ask the name servers in
+    turn; a broker counts as missing when the latest answer of every name server lacks it. A name
+    server that has just restarted knows a broker only from its next registration: its answer
+    alone would count running brokers as down."""
 
     def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
         self._args = (net, host, namesrv_addr)
