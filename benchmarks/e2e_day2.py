@@ -32,7 +32,6 @@ from components.config import DEFAULT_VERSION
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
     PROJECT_ROOT,
-    ChangeUnderTraffic,
     PulumiStack,
     copy_program,
     create_topic,
@@ -40,7 +39,7 @@ from tests.e2e.cluster_harness import (
     start_mirror,
 )
 from tests.e2e.scale_scenario import RunningCluster
-from tests.e2e.test_cluster_e2e import (
+from tests.e2e.suite_stacks import (
     ADDED_SLAVES,
     HOST_NAMES,
     SCALE_OUT,
@@ -51,6 +50,7 @@ from tests.e2e.test_cluster_e2e import (
     stack_hosts,
 )
 from tests.e2e.testhosts import TestNetwork
+from tests.e2e.traffic import ChangeUnderTraffic
 
 TOPIC = "BENCH_DAY2"
 UPGRADE = "5.5.0"  # refused with slaves (apache/rocketmq#10284), so multi-master goes there and back

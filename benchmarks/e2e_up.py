@@ -33,7 +33,7 @@ from components.config import DEFAULT_VERSION, parse_config
 from components.rendering import render_broker_conf
 from components.topology import namesrv_addr, plan_cluster
 from tests.e2e.cluster_harness import PulumiStack, cluster_rows, copy_program, engine_environment, start_mirror
-from tests.e2e.test_cluster_e2e import HOST_NAMES, LAYOUTS, expected_brokers, stack_config
+from tests.e2e.suite_stacks import HOST_NAMES, LAYOUTS, expected_brokers, stack_config
 from tests.e2e.testhosts import TestNetwork
 
 MANUAL_INSTALL = Path(__file__).with_name("manual-install.sh")

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.e2e.cluster_harness import (
-    ChangeUnderTraffic,
     PulumiStack,
-    change_under_traffic,
     cluster_list,
     commitlog_offset,
     create_topic,
@@ -32,6 +30,7 @@ from tests.e2e.cluster_harness import (
     wait_until,
 )
 from tests.e2e.testhosts import Host, TestNetwork
+from tests.e2e.traffic import ChangeUnderTraffic, change_under_traffic
 
 BROKER_UNIT = "rocketmq-broker.service"
 NAMESRV_UNIT = "rocketmq-namesrv.service"

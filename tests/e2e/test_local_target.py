@@ -27,8 +27,9 @@ from localhosts.local_machines import CGROUP_PARENT, port_taken
 from localhosts.release_dist import vendor_dir
 from localhosts.system import CGROUP_ROOT, mountpoints
 from tests.e2e import rocketmq_dist
-from tests.e2e.cluster_harness import PROJECT_ROOT, PulumiStack, consume, copy_program, engine_environment, produce
+from tests.e2e.cluster_harness import PROJECT_ROOT, PulumiStack, copy_program, engine_environment
 from tests.e2e.testhosts import DEFAULT_PREFIX
+from tests.e2e.traffic import consume, produce
 
 pytestmark = pytest.mark.e2e
 

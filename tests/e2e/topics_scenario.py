@@ -12,8 +12,9 @@ import re
 import time
 from typing import Any
 
-from tests.e2e.cluster_harness import PulumiStack, consume, mqadmin, produce, wait_until
+from tests.e2e.cluster_harness import PulumiStack, mqadmin, wait_until
 from tests.e2e.testhosts import Host, TestNetwork
+from tests.e2e.traffic import consume, produce
 
 DECLARED, SPARE, GROUP = "E2E_DECLARED", "E2E_SPARE", "e2e-declared"
 

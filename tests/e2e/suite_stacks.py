@@ -1,0 +1,135 @@
+"""The e2e suite's clusters: releases, host layouts per mode, the hosts day-2 changes add, and the
+stack config that deploys them. Shared by the lifecycle test and the benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from components.config import DEFAULT_VERSION
+from tests.e2e.cluster_harness import Mirror
+from tests.e2e.testhosts import TestNetwork
+
+UPGRADE_VERSION = "5.5.0"  # single-master upgrades to it from the default, through a corrupted download
+# 4.9.x must work too: multi-master and master-slave-sync start on it (4.9.8's server jars are not on
+# Maven Central), and their clients are 4.9.7's: a 5.x client finds no topic route on 4.9.x name servers.
+VERSIONS_BY_MODE = {
+    "single-master": [DEFAULT_VERSION, UPGRADE_VERSION],
+    "multi-master": ["4.9.7"],
+    "master-slave-async": [DEFAULT_VERSION],
+    "master-slave-sync": ["4.9.7"],
+}
+# A release change and back under traffic, rolling (5.5.0 refuses slaves, so 5.4.0 for sync).
+RELEASE_ROUND_TRIP = {"multi-master": DEFAULT_VERSION, "master-slave-sync": DEFAULT_VERSION}
+HOST_NAMES = [f"n{i}" for i in range(1, 11)]
+# The suite's clients refresh topic routes every 5 s and say so (clientRouteRefreshSeconds), and
+# brokers register every 10 s (RocketMQ's shortest): rolling waits are 15 s instead of 40 s.
+ROUTE_REFRESH_SECONDS = 5
+BROKER_PROPERTIES = {
+    "registerNameServerPeriod": "10000",
+    # Two lifecycles' JVMs share 2 cores: a send can wait in a busy broker's queue longer than
+    # RocketMQ's 200 ms, which the broker answers with TIMEOUT_CLEAN_QUEUE (SYSTEM_BUSY), a code
+    # RocketMQ's 4.9.x producer does not retry (CI saw 1 of 7,152 sends fail so).
+    "waitTimeMillsInSendQueue": "1000",
+}
+# From the first up: brokers that create no topic themselves, as README advises once topics are declared.
+EXTRA_BROKER_PROPERTIES: dict[str, dict[str, str]] = {"master-slave-async": {"autoCreateTopicEnable": "false"}}
+
+# Day-2 changes under traffic (tests/e2e/scale_scenario.py) on hosts a mode's layout leaves free:
+# a name server added on a broker host ...
+ADDED_NAME_SERVER = {"master-slave-async": "n4", "master-slave-sync": "n4"}
+# ... a second slave for each group, added and removed again ...
+ADDED_SLAVES: dict[str, list[dict[str, Any]]] = {
+    "master-slave-async": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
+    "master-slave-sync": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
+}
+# ... and a group added and drained again.
+SCALE_OUT: dict[str, list[dict[str, Any]]] = {
+    "multi-master": [{"host": "n6", "broker": "broker-c/0"}],
+    "master-slave-async": [{"host": "n5", "broker": "broker-c/0"}, {"host": "n6", "broker": "broker-c/1"}],
+    "master-slave-sync": [{"host": "n9", "broker": "broker-c/0"}, {"host": "n10", "broker": "broker-c/1"}],
+}
+# Placement per mode on the first six hosts: name servers and brokers colocated in single-master and
+# master-slave-async, apart in multi-master and (mostly) master-slave-sync.
+LAYOUTS: dict[str, list[dict[str, Any]]] = {
+    "single-master": [{"host": "n1", "nameServer": True, "broker": "broker-a/0"}],
+    "multi-master": [
+        {"host": "n1", "nameServer": True},
+        {"host": "n2", "nameServer": True},
+        {"host": "n3", "nameServer": True},
+        {"host": "n4", "broker": "broker-a/0"},
+        {"host": "n5", "broker": "broker-b/0"},
+    ],
+    "master-slave-async": [
+        {"host": "n1", "nameServer": True, "broker": "broker-a/0"},
+        {"host": "n2", "nameServer": True, "broker": "broker-b/0"},
+        {"host": "n3", "nameServer": True, "broker": "broker-a/1"},
+        {"host": "n4", "broker": "broker-b/1"},
+    ],
+    "master-slave-sync": [
+        {"host": "n1", "nameServer": True},
+        {"host": "n2", "nameServer": True},
+        {"host": "n3", "nameServer": True, "broker": "broker-b/1"},
+        {"host": "n4", "broker": "broker-a/0"},
+        {"host": "n5", "broker": "broker-a/1"},
+        {"host": "n6", "broker": "broker-b/0"},
+    ],
+}
+
+
+def placed(net: TestNetwork, placements: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stack `hosts` entries for placements ({"host", "broker"/"nameServer"}) on the test hosts."""
+    hosts = []
+    for placement in placements:
+        entry: dict[str, Any] = {"name": placement["host"], "address": net.host(placement["host"]).address}
+        entry.update({k: v for k, v in placement.items() if k != "host"})
+        hosts.append(entry)
+    return hosts
+
+
+def stack_hosts(mode: str, net: TestNetwork) -> list[dict[str, Any]]:
+    return placed(net, LAYOUTS[mode])
+
+
+def stack_config(
+    mode: str, net: TestNetwork, mirror: Mirror, version: str, *, fast_route_refresh: bool = True
+) -> dict[str, Any]:
+    """The lifecycle's stack config; without ``fast_route_refresh``, RocketMQ's default route
+    refresh and registration period (benchmarks: figures for what users get)."""
+    hosts = stack_hosts(mode, net)
+    waits: dict[str, Any] = {"clientRouteRefreshSeconds": ROUTE_REFRESH_SECONDS} if fast_route_refresh else {}
+    return {
+        "target": "hosts",
+        "mode": mode,
+        "nameServers": sum(1 for h in hosts if h.get("nameServer")),
+        "sshUser": "deploy",
+        "hosts": hosts,
+        "version": version,
+        "mirror": mirror.url,
+        "nameServerHeap": "128m",
+        "brokerHeap": "256m",
+        "readyTimeoutSeconds": 180,
+        "brokerProperties": broker_properties(mode, fast_route_refresh=fast_route_refresh),
+        **waits,
+    }
+
+
+def broker_properties(mode: str, *, fast_route_refresh: bool = True, **changed: str) -> dict[str, str]:
+    return {**(BROKER_PROPERTIES if fast_route_refresh else {}), **EXTRA_BROKER_PROPERTIES.get(mode, {}), **changed}
+
+
+def expected_brokers(net: TestNetwork, mode: str) -> set[tuple[str, int, str]]:
+    expected = set()
+    for placement in LAYOUTS[mode]:
+        if "broker" in placement:
+            name, broker_id = placement["broker"].split("/")
+            expected.add((name, int(broker_id), f"{net.host(placement['host']).address}:10911"))
+    return expected
+
+
+def hosts_with(net: TestNetwork, mode: str, role: str) -> list[Any]:
+    return [net.host(p["host"]) for p in LAYOUTS[mode] if p.get(role)]
+
+
+def broker_host(net: TestNetwork, mode: str, label: str) -> Any:
+    return next(net.host(p["host"]) for p in LAYOUTS[mode] if p.get("broker") == label)

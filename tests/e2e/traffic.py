@@ -1,0 +1,270 @@
+"""Clients under test: RocketMQ's Java client producing and consuming, a steady producer and
+consumer running through a change, and what the brokers did meanwhile. Shared by the e2e suite and
+benchmarks/e2e_day2.py."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.e2e import rocketmq_dist
+from tests.e2e.cluster_harness import PulumiStack, registered_brokers
+from tests.e2e.testhosts import Host, TestNetwork
+
+
+def client(
+    net: TestNetwork | None, classpath: str, *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """RocketMQ's Java client in the control namespace, or (net None: target local, which only
+    talks to 127.0.0.1) directly on this machine."""
+    run = subprocess.run if net is None else net.run_in_control
+    return run(rocketmq_dist.client_command(classpath, *args), capture_output=True, text=True, timeout=timeout)
+
+
+def produce(
+    net: TestNetwork | None, classpath: str, namesrv_addr: str, topic: str, count: int, *, verbose: bool = False
+) -> list[str]:
+    """Sends ``count`` messages; with ``verbose``, returns their keys."""
+    result = client(net, classpath, "produce", namesrv_addr, topic, str(count), *(["--verbose"] if verbose else []))
+    assert f"SENT {count} 0" in result.stdout, result.stdout[-3000:] + result.stderr
+    return rocketmq_dist.keys_in(result.stdout, "KEY")
+
+
+def consume(
+    net: TestNetwork | None,
+    classpath: str,
+    namesrv_addr: str,
+    topic: str,
+    *,
+    group: str,
+    count: int,
+    timeout_s: int = 120,
+    verbose: bool = False,
+) -> list[str]:
+    """Consumes until ``count`` distinct messages arrived; with ``verbose``, returns their keys."""
+    args = ["consume", namesrv_addr, topic, group, str(count), str(timeout_s), *(["--verbose"] if verbose else [])]
+    result = client(net, classpath, *args, timeout=timeout_s + 120)
+    assert result.returncode == 0 and f"RECEIVED {count}" in result.stdout, result.stdout[-3000:] + result.stderr
+    return rocketmq_dist.keys_in(result.stdout, "GOT")
+
+
+@dataclass(frozen=True)
+class SteadyResult:
+    """What a steady producer and consumer saw through a change (RmqCheck steady)."""
+
+    sent: int
+    acked: int  # stored by a broker; not_ok of them with a status other than SEND_OK
+    not_ok: int
+    failed: int  # an exception after RocketMQ's retries
+    received: int
+    lost: int  # acked, never consumed
+    duplicates: int
+    failed_first_ms: int
+    failed_last_ms: int
+    output: str
+
+    @property
+    def failing_seconds(self) -> float:
+        """From the first failed send to the last: how long sends failed."""
+        return (self.failed_last_ms - self.failed_first_ms) / 1000 if self.failed else 0.0
+
+
+class SteadyTraffic:
+    """A producer sending ``rate`` keyed messages a second and a consumer reading them, both
+    running through whatever happens inside the ``with`` block; ``result`` counts what was lost."""
+
+    def __init__(
+        self,
+        net: TestNetwork | None,
+        classpath: str,
+        namesrv_addr: str,
+        topic: str,
+        group: str,
+        *,
+        rate: int = 20,
+        drain_seconds: int = 180,
+        route_refresh_seconds: int | None = None,
+    ) -> None:
+        self._net = net
+        self._argv = rocketmq_dist.client_command(
+            classpath,
+            "steady",
+            namesrv_addr,
+            topic,
+            group,
+            str(rate),
+            str(drain_seconds),
+            route_refresh_seconds=route_refresh_seconds,
+        )
+        self._timeout = drain_seconds + 120
+        self._proc: subprocess.Popen[str] | None = None
+        self.result: SteadyResult | None = None
+
+    def __enter__(self) -> SteadyTraffic:
+        options: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+        if self._net is None:
+            self._proc = subprocess.Popen(self._argv, start_new_session=True, **options)
+        else:
+            self._proc = self._net.spawn_in_control(self._argv, **options)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        assert self._proc is not None
+        if exc_type is not None:  # the change failed: stop the client, its figures do not matter
+            TestNetwork.stop_process(self._proc)
+            return
+        output, _ = self._proc.communicate(input="", timeout=self._timeout)  # closing stdin stops the sends
+        match = re.search(r"^STEADY (.*)$", output, re.MULTILINE)
+        assert match, f"the steady client printed no summary (exit {self._proc.returncode}):\n{output[-3000:]}"
+        figures = {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
+        self.result = SteadyResult(
+            sent=figures["sent"],
+            acked=figures["acked"],
+            not_ok=figures["notOk"],
+            failed=figures["failed"],
+            received=figures["received"],
+            lost=figures["lost"],
+            duplicates=figures["duplicates"],
+            failed_first_ms=figures["failedFirstMs"],
+            failed_last_ms=figures["failedLastMs"],
+            output=output[-3000:],
+        )
+
+
+class DownedBrokers:
+    """Watches the expected brokers while a change runs, two ways: clusterList samples in the
+    background (which brokers clients could not find), and port_watch.py connecting to each
+    broker port every 0.2 s (which brokers were not running: a restart one slow clusterList
+    sample can miss).
+
+    Samples (clusterList's request, sent by the program's cluster-info) ask the name servers in
+    turn; a broker counts as missing when the latest answer of every name server lacks it. A name
+    server that has just restarted knows a broker only from its next registration: its answer
+    alone would count running brokers as down."""
+
+    def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
+        self._args = (net, host, namesrv_addr)
+        self._expected = expected
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="downed-brokers", daemon=True)
+        self._watch: subprocess.Popen[str] | None = None
+        self.samples: list[set[tuple[str, int, str]]] = []
+        self.port_states: list[set[str]] = []  # each distinct set of refusing broker ports, in order
+
+    def _run(self) -> None:
+        net, host, namesrv_addr = self._args
+        name_servers = namesrv_addr.split(";")
+        latest: dict[str, set[tuple[str, int, str]]] = {}
+        for turn in itertools.count():
+            if self._stop.is_set():
+                return
+            name_server = name_servers[turn % len(name_servers)]
+            known = registered_brokers(net, host, name_server)
+            if known is not None:  # no answer is that name server restarting, not every broker down
+                latest[name_server] = known
+            if len(latest) == len(name_servers):
+                self.samples.append(self._expected - set().union(*latest.values()))
+            self._stop.wait(0.3)
+
+    @property
+    def most_at_once(self) -> int:
+        return max((len(missing) for missing in self.samples), default=0)
+
+    def __enter__(self) -> DownedBrokers:
+        net = self._args[0]
+        addresses = sorted(address for _, _, address in self._expected)
+        watch = [sys.executable, str(Path(__file__).with_name("port_watch.py")), *addresses]
+        self._watch = net.spawn_in_control(watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=180)
+        assert self._watch is not None
+        output, _ = self._watch.communicate(input="", timeout=30)  # closing stdin stops it
+        for line in output.splitlines():
+            _, _, down = line.split(" ", 2)
+            self.port_states.append(set() if down == "-" else set(down.split(",")))
+
+
+@dataclass(frozen=True)
+class ChangeUnderTraffic:
+    """What one `pulumi up` of a change did, with a producer and a consumer running through it."""
+
+    name: str
+    up: subprocess.CompletedProcess[str]
+    seconds: float
+    traffic: SteadyResult
+    most_down_at_once: int  # expected brokers missing from clusterList at one sample
+    down_samples: list[set[tuple[str, int, str]]]
+    port_states: list[set[str]]  # each distinct set of broker ports refusing connections, in order
+
+    @property
+    def most_stopped_at_once(self) -> int:
+        return max((len(down) for down in self.port_states), default=0)
+
+    @property
+    def seen_stopped(self) -> set[str]:
+        """Every broker address whose port refused a connection at some point."""
+        return set().union(*self.port_states)
+
+    def __str__(self) -> str:
+        t = self.traffic
+        return (
+            f"{self.name}: up {self.seconds:.0f}s; sent {t.sent}, acked {t.acked} ({t.not_ok} not SEND_OK), "
+            f"failed {t.failed} over {t.failing_seconds:.1f}s, lost {t.lost}, duplicates {t.duplicates}; "
+            f"most brokers down at once {self.most_down_at_once} (registered), {self.most_stopped_at_once} (port); "
+            f"stopped at some point {len(self.seen_stopped)}"
+        )
+
+    def check(self, *, most_down: int, sends_may_fail: bool = False) -> None:
+        """Nothing acknowledged was lost; no send failed (unless allowed); at most ``most_down``
+        brokers were missing from clusterList, or not running, at once."""
+        print(f"\n{self}")
+        assert self.traffic.acked > 0 and self.traffic.lost == 0, self.traffic.output
+        assert sends_may_fail or self.traffic.failed == 0, self.traffic.output
+        assert self.most_down_at_once <= most_down, [sorted(m) for m in self.down_samples if m]
+        assert self.most_stopped_at_once <= most_down, [sorted(m) for m in self.port_states if m]
+
+
+def change_under_traffic(
+    net: TestNetwork,
+    stack: PulumiStack,
+    name: str,
+    config: Mapping[str, Any],
+    *,
+    probe: Host,
+    namesrv_addr: str,
+    classpath: str,
+    topic: str,
+    group: str,
+    expected: set[tuple[str, int, str]],
+    then: Callable[[], None] = lambda: None,
+    route_refresh_seconds: int | None = None,
+) -> ChangeUnderTraffic:
+    """Sets ``config`` and runs `pulumi up` (then ``then``) while SteadyTraffic sends and reads
+    ``topic`` and DownedBrokers samples which of ``expected`` are missing."""
+    stack.set_config(config)
+    with (
+        SteadyTraffic(
+            net, classpath, namesrv_addr, topic, group, route_refresh_seconds=route_refresh_seconds
+        ) as traffic,
+        DownedBrokers(net, probe, namesrv_addr, expected) as downed,
+    ):
+        started = time.monotonic()
+        up = stack.up()
+        seconds = time.monotonic() - started
+        then()
+    assert traffic.result is not None
+    return ChangeUnderTraffic(
+        name, up, seconds, traffic.result, downed.most_at_once, downed.samples, downed.port_states
+    )
