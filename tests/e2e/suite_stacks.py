@@ -19,8 +19,14 @@ VERSIONS_BY_MODE = {
     "master-slave-async": [DEFAULT_VERSION],
     "master-slave-sync": ["4.9.7"],
 }
-# A release change and back under traffic, rolling (5.5.0 refuses slaves, so 5.4.0 for sync).
-RELEASE_ROUND_TRIP = {"multi-master": DEFAULT_VERSION, "master-slave-sync": DEFAULT_VERSION}
+# A release change and back under traffic, rolling. 5.5.0 refuses slaves, so the master-slave modes
+# go between 4.9.7 and 5.4.0: sync up from 4.9.7 and back, async (on 5.4.0 for its 5.x topic
+# attributes) down to 4.9.7 and back up.
+RELEASE_ROUND_TRIP = {
+    "multi-master": DEFAULT_VERSION,
+    "master-slave-sync": DEFAULT_VERSION,
+    "master-slave-async": "4.9.7",
+}
 HOST_NAMES = [f"n{i}" for i in range(1, 11)]
 # The suite's clients refresh topic routes every 5 s and say so (clientRouteRefreshSeconds), and
 # brokers register every 10 s (RocketMQ's shortest): rolling waits are 15 s instead of 40 s.
@@ -37,7 +43,7 @@ EXTRA_BROKER_PROPERTIES: dict[str, dict[str, str]] = {"master-slave-async": {"au
 
 # Day-2 changes under traffic (tests/e2e/scale_scenario.py) on hosts a mode's layout leaves free:
 # a name server added on a broker host ...
-ADDED_NAME_SERVER = {"master-slave-async": "n4", "master-slave-sync": "n4"}
+ADDED_NAME_SERVER = {"multi-master": "n4", "master-slave-async": "n4", "master-slave-sync": "n4"}
 # ... a second slave for each group, added and removed again ...
 ADDED_SLAVES: dict[str, list[dict[str, Any]]] = {
     "master-slave-async": [{"host": "n7", "broker": "broker-a/2"}, {"host": "n8", "broker": "broker-b/2"}],
