@@ -65,8 +65,8 @@ pytestmark = pytest.mark.e2e
 MESSAGES = 1000
 # Lifecycles run on two test workers side by side (scripts/test.sh, --dist load): xdist first gives
 # each worker two tests, the first two to one and the next two to the other. In CI (2026-12-02)
-# sync took about 31 min, multi 13 and single 7; async about 38 with its release round trip: so
-# async with single, sync with multi, and the other e2e tests follow on whichever worker is free.
+# async took 35 min with its release round trip, sync 24, multi 17 and single 7: so async with
+# single, sync with multi, and the other e2e tests follow on whichever worker is free.
 LIFECYCLE_ORDER = ["master-slave-async", "single-master", "master-slave-sync", "multi-master"]
 
 
