@@ -68,6 +68,8 @@ class AwsFleet(pulumi.ComponentResource):
         super().__init__("rocketmq:aws:Fleet", name, None, opts)
         self._name = name
         settings = args.settings
+        # Every broker's exporter listens on the same port on aws (rocketmq:metricsPort).
+        self._metrics_port = next((n.metrics_port for n in args.plan.broker_nodes), None)
         child = pulumi.ResourceOptions(parent=self)
 
         # Elastic IPs need the VPC's internet gateway first (AWS refuses them before it is attached).
@@ -203,6 +205,16 @@ class AwsFleet(pulumi.ComponentResource):
                 )
                 for port in CLIENT_PORTS
             ]
+        if settings.metrics_cidrs and self._metrics_port is not None:
+            ingress.append(
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="RocketMQ metrics for Prometheus",
+                    protocol="tcp",
+                    from_port=self._metrics_port,
+                    to_port=self._metrics_port,
+                    cidr_blocks=list(settings.metrics_cidrs),
+                )
+            )
         return aws.ec2.SecurityGroup(
             f"{self._name}-sg",
             description="RocketMQ cluster managed by Pulumi",

@@ -41,8 +41,15 @@ class BrokerPair(pulumi.ComponentResource):
         def advertised(node: BrokerNode) -> pulumi.Output[str]:
             return args.hosts[node.host].private_address.apply(lambda address: endpoint(address, node.listen_port))
 
+        def metrics_target(node: BrokerNode, port: int) -> pulumi.Output[str]:
+            return args.hosts[node.host].private_address.apply(lambda address: endpoint(address, port))
+
         self.master: pulumi.Output[str] = advertised(args.group.master)
         self.slaves: pulumi.Output[list[str]] = pulumi.Output.all(*[advertised(n) for n in args.group.slaves])
+        # Where Prometheus scrapes each broker of the group (none without rocketmq:metrics).
+        self.metrics_targets: pulumi.Output[list[str]] = pulumi.Output.all(
+            *[metrics_target(n, n.metrics_port) for n in args.group.nodes if n.metrics_port is not None]
+        )
 
         scripts = {node: self._script(args, node) for node in args.group.nodes}
         configured = {node: self._configure(name, args, node, scripts[node]) for node in args.group.nodes}
@@ -54,7 +61,14 @@ class BrokerPair(pulumi.ComponentResource):
             previous = [rollout]
         # Dependents (topics, consumer groups) wait for every step of every broker.
         self.services: list[remote.Command] = [*configured.values(), *self.rollouts]
-        self.register_outputs({"brokerName": args.group.broker_name, "master": self.master, "slaves": self.slaves})
+        self.register_outputs(
+            {
+                "brokerName": args.group.broker_name,
+                "master": self.master,
+                "slaves": self.slaves,
+                "metricsTargets": self.metrics_targets,
+            }
+        )
 
     @staticmethod
     def _script(args: BrokerPairArgs, node: BrokerNode) -> pulumi.Output[str]:

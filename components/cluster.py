@@ -30,6 +30,7 @@ class ClusterOutputs:
     cluster_name: str
     mode: str
     topics: TopicLayout
+    metrics_targets: pulumi.Output[list[str]]
 
     def as_exports(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class ClusterOutputs:
             "clusterName": self.cluster_name,
             "mode": self.mode,
             "topics": self.topics,
+            "metricsTargets": self.metrics_targets,
         }
 
 
@@ -164,4 +166,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         cluster_name=cfg.cluster_name,
         mode=cfg.mode.value,
         topics=catalog.topics,
+        metrics_targets=pulumi.Output.all(*[p.metrics_targets for p in pairs]).apply(
+            lambda per_group: [target for targets in per_group for target in targets]
+        ),
     )

@@ -78,12 +78,13 @@ CONFIG_KEYS = frozenset(
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
         "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
+        "metrics", "metricsPort",
         # topics and consumer groups as code (components/config_topics.py)
         "topics", "consumerGroups", "pruneTopics",
         # target aws
         "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
         "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "sshPublicKey",
-        "retainStoreOnDestroy",
+        "retainStoreOnDestroy", "metricsCidrs",
     }
 )  # fmt: skip
 
@@ -137,6 +138,7 @@ class AwsSettings:
     vpc_cidr: str = "10.42.0.0/16"
     ssh_cidrs: tuple[str, ...] = ()
     client_cidrs: tuple[str, ...] = ()
+    metrics_cidrs: tuple[str, ...] = ()
     public_ip: bool = True
     bastion_host: str | None = None
     bastion_user: str | None = None
@@ -196,6 +198,8 @@ class ClusterConfig:
     topics: tuple[TopicSpec, ...] = ()
     consumer_groups: tuple[ConsumerGroupSpec, ...] = ()
     prune_topics: bool = False
+    # RocketMQ's Prometheus exporter on each broker (5.x): its port on hosts and aws; None when off.
+    metrics_port: int | None = None
 
 
 # ---------------------------------------------------------------- parsing
@@ -267,7 +271,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         "clusterName", r.get("clusterName", "DefaultCluster"), _NAME, "1-63 letters, digits, _ or -"
     )
     flush = check.choice("flushDiskType", r.get("flushDiskType", "ASYNC_FLUSH"), FLUSH_DISK_TYPES)
-    from components.config_broker import parse_broker_properties, parse_delete_when, parse_release
+    from components.config_broker import parse_broker_properties, parse_delete_when, parse_metrics, parse_release
 
     delete_when = parse_delete_when(r.get("deleteWhen", "04"))
     reserved = check.integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
@@ -281,6 +285,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             "from their master (apache/rocketmq#10284), so after a failover consumers re-read or skip messages; "
             f"use {DEFAULT_VERSION} (the default), or 5.5.1 or later",
         )
+    metrics_port = parse_metrics(r, release)
     heap = HeapSettings(
         name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
         broker=check.heap("brokerHeap", r.get("brokerHeap")),
@@ -378,6 +383,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         topics=catalog.topics,
         consumer_groups=catalog.consumer_groups,
         prune_topics=catalog.prune,
+        metrics_port=metrics_port,
     )
 
 

@@ -163,6 +163,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
 
     ssh_cidrs = check.string_list("sshCidrs", r.get("sshCidrs", []), check.cidr)
     client_cidrs = check.string_list("clientCidrs", r.get("clientCidrs", []), check.cidr)
+    metrics_cidrs = check.string_list("metricsCidrs", r.get("metricsCidrs", []), check.cidr)
     public_ip = check.boolean("publicIp", r.get("publicIp", True))
     bastion_host = r.get("bastionHost")
     if bastion_host is not None:
@@ -216,6 +217,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         vpc_cidr=vpc_cidr,
         ssh_cidrs=ssh_cidrs,
         client_cidrs=client_cidrs,
+        metrics_cidrs=metrics_cidrs,
         public_ip=public_ip,
         bastion_host=bastion_host,
         bastion_user=bastion_user,

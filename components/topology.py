@@ -26,6 +26,9 @@ LOCAL_NAME_SERVER_PORT_BASE = 19876  # name server k (0-8): 19876 + 10 k
 LOCAL_BROKER_PORT_BASE = 20911  # broker g/b (group g 0-25, brokerId b 0-8): 20911 + 100 g + 10 b
 LOCAL_NAME_SERVER_SSH_PORT_BASE = 20022  # sshd of name server k: 20022 + k
 LOCAL_BROKER_SSH_PORT_BASE = 20100  # sshd of broker g/b: 20100 + 10 g + b
+# Broker g/b's ports are listenPort - 2 .. listenPort + 7; its metrics exporter takes listenPort + 5
+# (not among the ports a machine is created with, so turning metrics on keeps the machines).
+LOCAL_METRICS_PORT_OFFSET = 5
 LOCAL_ADDRESS = "127.0.0.1"
 
 
@@ -41,6 +44,7 @@ class BrokerNode:
     role: str  # ASYNC_MASTER | SYNC_MASTER | SLAVE
     host: str  # key of the PlannedHost carrying it
     listen_port: int = BROKER_PORT
+    metrics_port: int | None = None  # RocketMQ's Prometheus exporter (rocketmq:metrics); None when off
 
     @property
     def is_master(self) -> bool:
@@ -66,6 +70,8 @@ class PlannedHost:
         ports = [self.name_server_port] if self.name_server else []
         if self.broker:
             ports.extend(broker_ports(self.broker.listen_port))
+            if self.broker.metrics_port is not None:
+                ports.append(self.broker.metrics_port)
         return tuple(ports)
 
     @property
@@ -154,7 +160,7 @@ def _plan_dedicated_hosts(cfg: ClusterConfig, zones: int) -> ClusterPlan:
         name = broker_group_name(g)
         for broker_id in range(cfg.slaves_per_group + 1):
             key = f"{name}-{broker_id}"
-            node = BrokerNode(name, broker_id, broker_role(cfg.mode, broker_id), key)
+            node = BrokerNode(name, broker_id, broker_role(cfg.mode, broker_id), key, metrics_port=cfg.metrics_port)
             nodes.append(node)
             hosts.append(PlannedHost(key=key, name_server=False, broker=node, zone_slot=zone_slot(g, broker_id, zones)))
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
@@ -172,6 +178,7 @@ def _plan_existing_hosts(cfg: ClusterConfig) -> ClusterPlan:
                 spec.broker.broker_id,
                 broker_role(cfg.mode, spec.broker.broker_id),
                 spec.name,
+                metrics_port=cfg.metrics_port,
             )
             nodes.append(node)
         hosts.append(PlannedHost(key=spec.name, name_server=spec.name_server, broker=node, zone_slot=0))
@@ -199,7 +206,9 @@ def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
             )
             continue
         g, b = group_index[planned.broker.broker_name], planned.broker.broker_id
-        broker = replace(planned.broker, listen_port=LOCAL_BROKER_PORT_BASE + 100 * g + 10 * b)
+        listen_port = LOCAL_BROKER_PORT_BASE + 100 * g + 10 * b
+        metrics_port = None if cfg.metrics_port is None else listen_port + LOCAL_METRICS_PORT_OFFSET
+        broker = replace(planned.broker, listen_port=listen_port, metrics_port=metrics_port)
         nodes.append(broker)
         hosts.append(replace(planned, broker=broker, ssh_port=LOCAL_BROKER_SSH_PORT_BASE + 10 * g + b))
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))

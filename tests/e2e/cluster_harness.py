@@ -238,6 +238,23 @@ def wait_for_cluster(
         time.sleep(1)
 
 
+def prometheus_samples(net: TestNetwork, target: str) -> dict[str, float]:
+    """A broker's Prometheus exporter, scraped from the control namespace as a Prometheus server
+    would: the sum of each metric's samples by name; {} when it does not answer."""
+    fetch = (
+        "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())"
+    )
+    answer = net.run_in_control(
+        [sys.executable, "-c", fetch, f"http://{target}/metrics"], capture_output=True, text=True, timeout=60
+    )
+    samples: dict[str, float] = {}
+    for line in answer.stdout.splitlines() if answer.returncode == 0 else []:
+        match = re.fullmatch(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)( \d+)?", line)
+        if match and not line.startswith("#"):
+            samples[match.group(1)] = samples.get(match.group(1), 0.0) + float(match.group(3))
+    return samples
+
+
 def commitlog_offset(net: TestNetwork, probe: Host, namesrv_addr: str, broker: Host) -> int:
     """How far the commit log of the broker on ``broker`` reaches (mqadmin brokerStatus)."""
     status = mqadmin(net, probe, namesrv_addr, "brokerStatus", "-b", f"{broker.address}:10911")

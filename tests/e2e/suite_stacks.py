@@ -41,6 +41,11 @@ BROKER_PROPERTIES = {
 # From the first up: brokers that create no topic themselves, as README advises once topics are declared.
 EXTRA_BROKER_PROPERTIES: dict[str, dict[str, str]] = {"master-slave-async": {"autoCreateTopicEnable": "false"}}
 
+# RocketMQ's Prometheus exporter (`metrics: true`, 5.x only) from the first up, in the lifecycle that
+# stays on 5.x; the exporter's port on hosts (RocketMQ's default).
+METRICS_MODES = frozenset({"single-master"})
+METRICS_PORT = 5557
+
 # Day-2 changes under traffic (tests/e2e/scale_scenario.py) on hosts a mode's layout leaves free:
 # a name server added on a broker host ...
 ADDED_NAME_SERVER = {"multi-master": "n4", "master-slave-async": "n4", "master-slave-sync": "n4"}

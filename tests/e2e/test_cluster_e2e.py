@@ -27,6 +27,7 @@ from tests.e2e.cluster_harness import (
     create_topic,
     engine_environment,
     mqadmin,
+    prometheus_samples,
     service_pid,
     start_mirror,
     wait_for_cluster,
@@ -44,6 +45,8 @@ from tests.e2e.suite_stacks import (
     ADDED_SLAVES,
     HOST_NAMES,
     LAYOUTS,
+    METRICS_MODES,
+    METRICS_PORT,
     RELEASE_ROUND_TRIP,
     ROUTE_REFRESH_SECONDS,
     SCALE_OUT,
@@ -109,7 +112,10 @@ def test_cluster_lifecycle(
     stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", f"e2e-{mode}")
     key = net.private_key_path.read_text()
     first_version = versions[0]
-    stack.init(stack_config(mode, net, mirror, first_version), key)
+    config = stack_config(mode, net, mirror, first_version)
+    if mode in METRICS_MODES:
+        config["metrics"] = True
+    stack.init(config, key)
     probe = hosts_with(net, mode, "broker")[0]
     expected = expected_brokers(net, mode)
 
@@ -143,6 +149,15 @@ def test_cluster_lifecycle(
     create_topic(net, probe, namesrv, "DefaultCluster", topic)
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-first", count=MESSAGES)
+    if mode in METRICS_MODES:
+        # -- every broker's Prometheus exporter answers where metricsTargets says, and counts the messages
+        assert sorted(outputs["metricsTargets"]) == sorted(f"{a.split(':')[0]}:{METRICS_PORT}" for _, _, a in expected)
+        for target in outputs["metricsTargets"]:
+            wait_until(
+                lambda t=target: _messages_in(net, t) >= MESSAGES, 60, f"{MESSAGES} messages in the metrics of {target}"
+            )
+    else:
+        assert outputs["metricsTargets"] == [], outputs["metricsTargets"]
 
     if mode == "master-slave-async":
         # -- topics and consumer groups declared in the stack (tests/e2e/topics_scenario.py)
@@ -350,6 +365,12 @@ def _broker_that_never_becomes_healthy_fails_up(
     stack.set_config({"readyTimeoutSeconds": 180})
     stack.up()
     wait_for_cluster(net, probe, namesrv, expected)
+
+
+def _messages_in(net: TestNetwork, target: str) -> float:
+    """What RocketMQ's rocketmq_messages_in_total counter says, whatever unit suffix the exporter adds."""
+    samples = prometheus_samples(net, target)
+    return sum(value for name, value in samples.items() if name.startswith("rocketmq_messages_in"))
 
 
 def _pids_with_cwd(directory: Path) -> list[int]:
