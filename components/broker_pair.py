@@ -38,17 +38,15 @@ class BrokerPair(pulumi.ComponentResource):
     def __init__(self, name: str, args: BrokerPairArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketmq:index:BrokerPair", name, None, opts)
 
-        def advertised(node: BrokerNode) -> pulumi.Output[str]:
-            return args.hosts[node.host].private_address.apply(lambda address: endpoint(address, node.listen_port))
-
-        def metrics_target(node: BrokerNode, port: int) -> pulumi.Output[str]:
+        def at(node: BrokerNode, port: int) -> pulumi.Output[str]:
+            """address:port of ``node``'s host, as clients inside the cluster's network reach it."""
             return args.hosts[node.host].private_address.apply(lambda address: endpoint(address, port))
 
-        self.master: pulumi.Output[str] = advertised(args.group.master)
-        self.slaves: pulumi.Output[list[str]] = pulumi.Output.all(*[advertised(n) for n in args.group.slaves])
+        self.master: pulumi.Output[str] = at(args.group.master, args.group.master.listen_port)
+        self.slaves: pulumi.Output[list[str]] = pulumi.Output.all(*[at(n, n.listen_port) for n in args.group.slaves])
         # Where Prometheus scrapes each broker of the group (none without rocketmq:metrics).
         self.metrics_targets: pulumi.Output[list[str]] = pulumi.Output.all(
-            *[metrics_target(n, n.metrics_port) for n in args.group.nodes if n.metrics_port is not None]
+            *[at(n, n.metrics_port) for n in args.group.nodes if n.metrics_port is not None]
         )
 
         scripts = {node: self._script(args, node) for node in args.group.nodes}

@@ -6,19 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pulumi
 import pytest
 
 from components.config import parse_config
-from components.config_checks import ConfigError
 from components.topology import plan_cluster
-from tests.pulumi_harness import RecordingMocks, run_main_program
+from tests.pulumi_harness import run_main_program
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack, local_stack
 from tests.test_program import broker_commands, broker_conf
 
 PROMETHEUS = json.dumps(["198.51.100.7/32"])
 
-BAD_METRICS = [
+# Refused before any resource by test_config.py, with the other bad inputs.
+BAD_INPUTS = [
     (
         "metrics on 4.9.x",
         hosts_stack("multi-master", metrics=True, version="4.9.7"),
@@ -68,19 +67,6 @@ BAD_METRICS = [
         "managed by this program",
     ),
 ]
-
-
-@pytest.mark.parametrize(("description", "stack", "key", "phrase"), BAD_METRICS, ids=[c[0] for c in BAD_METRICS])
-def test_bad_metrics_input_is_refused_before_any_resource(
-    description: str, stack: dict[str, Any], key: str, phrase: str
-) -> None:
-    with pytest.raises(ConfigError) as raised:
-        parse_config(stack)
-    assert str(raised.value).startswith(f"{key}: ") and phrase in str(raised.value), str(raised.value)
-    mocks = RecordingMocks()
-    with pytest.raises(pulumi.RunError):
-        run_main_program(stack, ["sshPrivateKey"] if "sshPrivateKey" in stack else [], mocks=mocks)
-    assert mocks.resources == [] and mocks.calls == []
 
 
 def test_metrics_are_off_unless_asked() -> None:
