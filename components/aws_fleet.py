@@ -70,6 +70,7 @@ class AwsFleet(pulumi.ComponentResource):
         settings = args.settings
         # Every broker's exporter listens on the same port on aws (rocketmq:metricsPort).
         self._metrics_port = next((n.metrics_port for n in args.plan.broker_nodes), None)
+        self._proxy_ports = next((n.proxy_ports for n in args.plan.broker_nodes), None)
         child = pulumi.ResourceOptions(parent=self)
 
         # Elastic IPs need the VPC's internet gateway first (AWS refuses them before it is attached).
@@ -204,6 +205,17 @@ class AwsFleet(pulumi.ComponentResource):
                     cidr_blocks=list(settings.client_cidrs),
                 )
                 for port in CLIENT_PORTS
+            ]
+        if settings.client_cidrs and self._proxy_ports is not None:
+            ingress += [
+                aws.ec2.SecurityGroupIngressArgs(
+                    description=f"RocketMQ proxy {port} for clients",
+                    protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    cidr_blocks=list(settings.client_cidrs),
+                )
+                for port in (self._proxy_ports.grpc, self._proxy_ports.remoting)
             ]
         if settings.metrics_cidrs and self._metrics_port is not None:
             ingress.append(

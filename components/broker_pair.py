@@ -49,6 +49,11 @@ class BrokerPair(pulumi.ComponentResource):
             *[at(n, n.metrics_port) for n in args.group.nodes if n.metrics_port is not None]
         )
 
+        # What the 5.x SDKs connect to: the proxy in each broker of the group (none without rocketmq:proxy).
+        self.proxy_endpoints: pulumi.Output[list[str]] = pulumi.Output.all(
+            *[at(n, n.proxy_ports.grpc) for n in args.group.nodes if n.proxy_ports is not None]
+        )
+
         scripts = {node: self._script(args, node) for node in args.group.nodes}
         configured = {node: self._configure(name, args, node, scripts[node]) for node in args.group.nodes}
         self.rollouts: list[remote.Command] = []
@@ -65,6 +70,7 @@ class BrokerPair(pulumi.ComponentResource):
                 "master": self.master,
                 "slaves": self.slaves,
                 "metricsTargets": self.metrics_targets,
+                "proxyEndpoints": self.proxy_endpoints,
             }
         )
 

@@ -31,6 +31,7 @@ class ClusterOutputs:
     mode: str
     topics: TopicLayout
     metrics_targets: pulumi.Output[list[str]]
+    proxy_endpoints: pulumi.Output[list[str]]
 
     def as_exports(self) -> dict[str, Any]:
         return {
@@ -41,6 +42,7 @@ class ClusterOutputs:
             "mode": self.mode,
             "topics": self.topics,
             "metricsTargets": self.metrics_targets,
+            "proxyEndpoints": self.proxy_endpoints,
         }
 
 
@@ -166,7 +168,10 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         cluster_name=cfg.cluster_name,
         mode=cfg.mode.value,
         topics=catalog.topics,
-        metrics_targets=pulumi.Output.all(*[p.metrics_targets for p in pairs]).apply(
-            lambda per_group: [target for targets in per_group for target in targets]
-        ),
+        metrics_targets=_flattened([p.metrics_targets for p in pairs]),
+        proxy_endpoints=_flattened([p.proxy_endpoints for p in pairs]),
     )
+
+
+def _flattened(per_group: list[pulumi.Output[list[str]]]) -> pulumi.Output[list[str]]:
+    return pulumi.Output.all(*per_group).apply(lambda lists: [item for items in lists for item in items])

@@ -78,7 +78,7 @@ CONFIG_KEYS = frozenset(
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
         "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
-        "metrics", "metricsPort",
+        "metrics", "metricsPort", "proxy", "proxyGrpcPort", "proxyRemotingPort",
         # topics and consumer groups as code (components/config_topics.py)
         "topics", "consumerGroups", "pruneTopics",
         # target aws
@@ -105,6 +105,15 @@ class HeapSettings:
 
     name_server: str | None = None
     broker: str | None = None
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """RocketMQ 5's gRPC proxy (rocketmq:proxy); `local`: inside each broker's JVM."""
+
+    mode: str
+    grpc_port: int  # what the 5.x SDKs connect to
+    remoting_port: int  # the proxy's port for remoting (4.x-protocol) clients
 
 
 @dataclass(frozen=True)
@@ -200,6 +209,7 @@ class ClusterConfig:
     prune_topics: bool = False
     # RocketMQ's Prometheus exporter on each broker (5.x): its port on hosts and aws; None when off.
     metrics_port: int | None = None
+    proxy: ProxySettings | None = None  # None: rocketmq:proxy none
 
 
 # ---------------------------------------------------------------- parsing
@@ -271,7 +281,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         "clusterName", r.get("clusterName", "DefaultCluster"), _NAME, "1-63 letters, digits, _ or -"
     )
     flush = check.choice("flushDiskType", r.get("flushDiskType", "ASYNC_FLUSH"), FLUSH_DISK_TYPES)
-    from components.config_broker import parse_broker_properties, parse_delete_when, parse_metrics, parse_release
+    from components.config_broker import parse_broker_properties, parse_delete_when, parse_release
 
     delete_when = parse_delete_when(r.get("deleteWhen", "04"))
     reserved = check.integer("fileReservedTime", r.get("fileReservedTime", 48), 1, 24 * 365)
@@ -285,7 +295,10 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             "from their master (apache/rocketmq#10284), so after a failover consumers re-read or skip messages; "
             f"use {DEFAULT_VERSION} (the default), or 5.5.1 or later",
         )
+    from components.config_rocketmq5 import parse_metrics, parse_proxy
+
     metrics_port = parse_metrics(r, release)
+    proxy = parse_proxy(r, release, metrics_port, brokers=broker_groups * (slaves + 1))
     heap = HeapSettings(
         name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
         broker=check.heap("brokerHeap", r.get("brokerHeap")),
@@ -311,45 +324,16 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             f"more writes only when they refresh routes, every {route_refresh} s; got {drain_timeout}",
         )
 
-    target = check.choice("target", r.get("target", "aws"), TARGETS)
-    if target == "local" and r.has("sshPrivateKey"):
-        raise ConfigError(
-            "sshPrivateKey",
-            "is not used for target local: the stack makes its own key pair; "
-            "remove it with `pulumi config rm rocketmq:sshPrivateKey`",
-        )
-    if target != "local" and not r.has("sshPrivateKey"):
-        raise ConfigError(
-            "sshPrivateKey", "is required: set it with `pulumi config set --secret rocketmq:sshPrivateKey < key`"
-        )
-    if target != "local" and secret_keys is not None and f"{NAMESPACE}:sshPrivateKey" not in secret_keys:
-        raise ConfigError(
-            "sshPrivateKey", "must be stored as a secret: `pulumi config set --secret rocketmq:sshPrivateKey < key`"
-        )
+    from components.config_targets import parse_target  # it builds on this module's helpers
 
-    from components.config_targets import parse_aws, parse_hosts  # they build on this module's helpers
-
-    hosts: tuple[HostSpec, ...] = ()
-    aws: AwsSettings | None = None
-    ssh_user = r.get("sshUser")
-    if ssh_user is not None:
-        ssh_user = check.pattern("sshUser", ssh_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name")
-    if target == "hosts":
-        hosts = parse_hosts(
-            r.get("hosts"),
-            ssh_user or "root",
-            mode=mode,
-            groups=broker_groups,
-            slaves=slaves,
-            name_servers=name_servers,
+    target, hosts, aws = parse_target(
+        r, secret_keys, mode=mode, groups=broker_groups, slaves=slaves, name_servers=name_servers
+    )
+    if aws is not None and not (store_path + "/").startswith("/data/rocketmq/"):
+        raise ConfigError(
+            "storePath",
+            f"must lie under /data/rocketmq/ for target aws, where the store's own volume is mounted; got {store_path!r}",
         )
-    elif target == "aws":
-        aws = parse_aws(r, ssh_user)
-        if not (store_path + "/").startswith("/data/rocketmq/"):
-            raise ConfigError(
-                "storePath",
-                f"must lie under /data/rocketmq/ for target aws, where the store's own volume is mounted; got {store_path!r}",
-            )
 
     from components.config_topics import parse_topic_catalog  # it builds on this module's helpers
 
@@ -384,6 +368,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         consumer_groups=catalog.consumer_groups,
         prune_topics=catalog.prune,
         metrics_port=metrics_port,
+        proxy=proxy,
     )
 
 

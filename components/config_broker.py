@@ -1,5 +1,5 @@
 """Stack config of what the brokers run: the release (`version`, `mirror`, `sha512`), `deleteWhen`,
-`brokerProperties` and the metrics exporter (`metrics`, `metricsPort`).
+and `brokerProperties` (what RocketMQ 5 adds, metrics and the proxy: components/config_rocketmq5.py).
 
 Part of the config parser (components/config.py), which calls these; it builds on
 components/config_checks.py.
@@ -37,7 +37,6 @@ MANAGED_BROKER_KEYS = frozenset(
         "metricsPromExporterPort",
     }
 )
-DEFAULT_METRICS_PORT = 5557  # RocketMQ's own default for metricsPromExporterPort
 
 _PROPERTY_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,127}$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -102,34 +101,3 @@ def parse_release(r: _Reader) -> ReleaseSettings:
             raise ConfigError("sha512", f"must be the 128 hex digits of the release zip's SHA-512; got {sha512!r}")
         sha512 = sha512.replace(" ", "").lower()
     return ReleaseSettings(version=version, mirror=mirror.rstrip("/"), sha512=sha512)
-
-
-def parse_metrics(r: _Reader, release: ReleaseSettings) -> int | None:
-    """The brokers' Prometheus exporter port (`metricsPort`), or None without `metrics: true`."""
-    from components.topology import ALL_ROCKETMQ_PORTS, SSH_PORT
-
-    enabled = check.boolean("metrics", r.get("metrics", False))
-    port = check.integer("metricsPort", r.get("metricsPort", DEFAULT_METRICS_PORT), 1024, 65535)
-    taken = {*ALL_ROCKETMQ_PORTS, SSH_PORT}
-    if port in taken:
-        raise ConfigError(
-            "metricsPort",
-            f"must differ from the ports RocketMQ and SSH use ({', '.join(map(str, sorted(taken)))}); got {port}",
-        )
-    if r.get("target", "aws") == "local" and port != DEFAULT_METRICS_PORT:
-        raise ConfigError(
-            "metricsPort", "is not used for target local: each broker's exporter listens on its listenPort + 5"
-        )
-    if not enabled:
-        if check.string_list("metricsCidrs", r.get("metricsCidrs", []), check.cidr):
-            raise ConfigError(
-                "metricsCidrs", "opens the brokers' metrics port, which is served only with metrics: true"
-            )
-        return None
-    if release.version_tuple < (5, 0, 0):
-        raise ConfigError(
-            "metrics",
-            f"true needs RocketMQ 5.x: {release.version} has no built-in Prometheus exporter; "
-            "set metrics: false or a 5.x version",
-        )
-    return port

@@ -18,6 +18,7 @@ from components.config import (
     _SUBNET,
     _VPC,
     OPERATING_SYSTEMS,
+    TARGETS,
     AwsSettings,
     BrokerPlacement,
     HostSpec,
@@ -25,7 +26,41 @@ from components.config import (
     _Reader,
     expected_brokers,
 )
-from components.config_checks import ConfigError
+from components.config_checks import NAMESPACE, ConfigError
+
+_UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+def parse_target(
+    r: _Reader, secret_keys: frozenset[str] | None, *, mode: Mode, groups: int, slaves: int, name_servers: int
+) -> tuple[str, tuple[HostSpec, ...], AwsSettings | None]:
+    """`target`, with how the program reaches hosts: (target, its hosts, its aws settings)."""
+    target = check.choice("target", r.get("target", "aws"), TARGETS)
+    if target == "local" and r.has("sshPrivateKey"):
+        raise ConfigError(
+            "sshPrivateKey",
+            "is not used for target local: the stack makes its own key pair; "
+            "remove it with `pulumi config rm rocketmq:sshPrivateKey`",
+        )
+    if target != "local" and not r.has("sshPrivateKey"):
+        raise ConfigError(
+            "sshPrivateKey", "is required: set it with `pulumi config set --secret rocketmq:sshPrivateKey < key`"
+        )
+    if target != "local" and secret_keys is not None and f"{NAMESPACE}:sshPrivateKey" not in secret_keys:
+        raise ConfigError(
+            "sshPrivateKey", "must be stored as a secret: `pulumi config set --secret rocketmq:sshPrivateKey < key`"
+        )
+    ssh_user = r.get("sshUser")
+    if ssh_user is not None:
+        ssh_user = check.pattern("sshUser", ssh_user, _UNIX_USER, "a Unix user name")
+    if target == "hosts":
+        hosts = parse_hosts(
+            r.get("hosts"), ssh_user or "root", mode=mode, groups=groups, slaves=slaves, name_servers=name_servers
+        )
+        return target, hosts, None
+    if target == "aws":
+        return target, (), parse_aws(r, ssh_user)
+    return target, (), None
 
 
 def parse_hosts(
@@ -170,9 +205,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         bastion_host = check.address("bastionHost", bastion_host)
     bastion_user = r.get("bastionUser")
     if bastion_user is not None:
-        bastion_user = check.pattern(
-            "bastionUser", bastion_user, re.compile(r"^[a-z_][a-z0-9_-]{0,31}$"), "a Unix user name"
-        )
+        bastion_user = check.pattern("bastionUser", bastion_user, _UNIX_USER, "a Unix user name")
     if not public_ip and not vpc_id:
         raise ConfigError(
             "publicIp",

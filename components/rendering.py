@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from components.config import ClusterConfig, ReleaseSettings
-from components.topology import NAME_SERVER_PORT, BrokerNode
+from components.topology import NAME_SERVER_PORT, BrokerNode, ProxyPorts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROCKETMQ_HOME = "/opt/rocketmq/current"
@@ -37,6 +37,7 @@ ADMIN_LOCK = "/run/rocketmq-catalog.lock"
 # sends that long, and a restarted master gets none before it. Waits add this margin to it.
 ROUTE_REFRESH_MARGIN_SECONDS = 10
 BROKER_CONF = "/etc/rocketmq/broker.conf"
+PROXY_CONF = "/etc/rocketmq/proxy.json"
 # broker.conf properties that a running broker reads again at each use (RocketMQ's clean-up service
 # reads the first three, the pull and send paths the others): the configure step applies a change
 # of only these with `mqadmin updateBrokerConfig` instead of a restart.
@@ -161,6 +162,17 @@ def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, names
     )
 
 
+def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool) -> str:
+    """rmq-proxy.json of the proxy inside a broker (rocketmq:proxy local). With `metrics`, the
+    proxy adds its series to the broker's exporter (RocketMQ's local mode has no exporter of its own)."""
+    exporter = ""
+    if metrics:
+        # Before 5.5.0 ProxyConfig also has setMetricsExporterType(int), which fastjson2 picks for
+        # this key and which refuses "PROM"; 5.5.0 has only the String setter. PROM's number is 2.
+        exporter = "2" if cfg.release.version_tuple < (5, 5, 0) else '"PROM"'
+    return render("proxy.json.j2", cluster_name=cfg.cluster_name, ports=ports, metrics_exporter_type=exporter)
+
+
 def render_unit(role: str, store_path: str) -> str:
     description = "Apache RocketMQ name server" if role == "namesrv" else "Apache RocketMQ broker"
     return render(
@@ -247,11 +259,18 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
         version=cfg.release.version,
         heap=cfg.heap.broker or "auto",
         namesrv_addr=namesrv_addr,
+        proxy_config=PROXY_CONF,
     )
     files = [
         *_common_files("broker", cfg, env),
         HostFile(BROKER_CONF, "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
     ]
+    if node.proxy_ports is not None:
+        files.append(
+            HostFile(
+                PROXY_CONF, "0644", render_proxy_conf(cfg, node.proxy_ports, metrics=node.metrics_port is not None)
+            )
+        )
     return _service_script(
         "broker",
         host_label,

@@ -27,14 +27,23 @@ LOCAL_BROKER_PORT_BASE = 20911  # broker g/b (group g 0-25, brokerId b 0-8): 209
 LOCAL_NAME_SERVER_SSH_PORT_BASE = 20022  # sshd of name server k: 20022 + k
 LOCAL_BROKER_SSH_PORT_BASE = 20100  # sshd of broker g/b: 20100 + 10 g + b
 # Broker g/b's ports are listenPort - 2 .. listenPort + 7; its metrics exporter takes listenPort + 5
-# (not among the ports a machine is created with, so turning metrics on keeps the machines).
+# and its proxy + 6 (gRPC) and + 7 (remoting). None of them is among the ports a machine is created
+# with, so turning metrics or the proxy on keeps the machines.
 LOCAL_METRICS_PORT_OFFSET = 5
+LOCAL_PROXY_GRPC_PORT_OFFSET = 6
+LOCAL_PROXY_REMOTING_PORT_OFFSET = 7
 LOCAL_ADDRESS = "127.0.0.1"
 
 
 def broker_ports(listen_port: int) -> tuple[int, int, int]:
     """(fast channel, listenPort, HA): the ports a broker with this listenPort opens."""
     return listen_port - 2, listen_port, listen_port + 1
+
+
+@dataclass(frozen=True)
+class ProxyPorts:
+    grpc: int  # the 5.x SDKs' endpoint
+    remoting: int
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class BrokerNode:
     host: str  # key of the PlannedHost carrying it
     listen_port: int = BROKER_PORT
     metrics_port: int | None = None  # RocketMQ's Prometheus exporter (rocketmq:metrics); None when off
+    proxy_ports: ProxyPorts | None = None  # the proxy inside this broker (rocketmq:proxy local)
 
     @property
     def is_master(self) -> bool:
@@ -72,6 +82,8 @@ class PlannedHost:
             ports.extend(broker_ports(self.broker.listen_port))
             if self.broker.metrics_port is not None:
                 ports.append(self.broker.metrics_port)
+            if self.broker.proxy_ports is not None:
+                ports.extend((self.broker.proxy_ports.grpc, self.broker.proxy_ports.remoting))
         return tuple(ports)
 
     @property
@@ -141,6 +153,13 @@ def plan_cluster(cfg: ClusterConfig, zones: int = 2) -> ClusterPlan:
     return _plan_dedicated_hosts(cfg, zones)
 
 
+def _proxy_ports(cfg: ClusterConfig) -> ProxyPorts | None:
+    """The ports of the proxy in each broker on hosts and aws (the same on every host)."""
+    if cfg.proxy is None:
+        return None
+    return ProxyPorts(grpc=cfg.proxy.grpc_port, remoting=cfg.proxy.remoting_port)
+
+
 def _groups_from(nodes: list[BrokerNode]) -> tuple[BrokerGroup, ...]:
     groups: list[BrokerGroup] = []
     for name in sorted({n.broker_name for n in nodes}):
@@ -160,7 +179,14 @@ def _plan_dedicated_hosts(cfg: ClusterConfig, zones: int) -> ClusterPlan:
         name = broker_group_name(g)
         for broker_id in range(cfg.slaves_per_group + 1):
             key = f"{name}-{broker_id}"
-            node = BrokerNode(name, broker_id, broker_role(cfg.mode, broker_id), key, metrics_port=cfg.metrics_port)
+            node = BrokerNode(
+                name,
+                broker_id,
+                broker_role(cfg.mode, broker_id),
+                key,
+                metrics_port=cfg.metrics_port,
+                proxy_ports=_proxy_ports(cfg),
+            )
             nodes.append(node)
             hosts.append(PlannedHost(key=key, name_server=False, broker=node, zone_slot=zone_slot(g, broker_id, zones)))
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
@@ -179,6 +205,7 @@ def _plan_existing_hosts(cfg: ClusterConfig) -> ClusterPlan:
                 broker_role(cfg.mode, spec.broker.broker_id),
                 spec.name,
                 metrics_port=cfg.metrics_port,
+                proxy_ports=_proxy_ports(cfg),
             )
             nodes.append(node)
         hosts.append(PlannedHost(key=spec.name, name_server=spec.name_server, broker=node, zone_slot=0))
@@ -208,7 +235,12 @@ def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
         g, b = group_index[planned.broker.broker_name], planned.broker.broker_id
         listen_port = LOCAL_BROKER_PORT_BASE + 100 * g + 10 * b
         metrics_port = None if cfg.metrics_port is None else listen_port + LOCAL_METRICS_PORT_OFFSET
-        broker = replace(planned.broker, listen_port=listen_port, metrics_port=metrics_port)
+        proxy_ports = None
+        if cfg.proxy is not None:
+            proxy_ports = ProxyPorts(
+                grpc=listen_port + LOCAL_PROXY_GRPC_PORT_OFFSET, remoting=listen_port + LOCAL_PROXY_REMOTING_PORT_OFFSET
+            )
+        broker = replace(planned.broker, listen_port=listen_port, metrics_port=metrics_port, proxy_ports=proxy_ports)
         nodes.append(broker)
         hosts.append(replace(planned, broker=broker, ssh_port=LOCAL_BROKER_SSH_PORT_BASE + 10 * g + b))
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))

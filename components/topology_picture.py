@@ -69,7 +69,10 @@ def _name_server_lines(host: PlannedHost) -> list[str]:
 def _broker_lines(host: PlannedHost) -> list[str]:
     if host.broker is None:
         return []
-    return [f"{host.broker.label} {host.broker.role} :{host.broker.listen_port}"]
+    lines = [f"{host.broker.label} {host.broker.role} :{host.broker.listen_port}"]
+    if host.broker.proxy_ports is not None:
+        lines.append(f"proxy gRPC :{host.broker.proxy_ports.grpc}")
+    return lines
 
 
 ROLE_LINES: tuple[Callable[[PlannedHost], list[str]], ...] = (_name_server_lines, _broker_lines)

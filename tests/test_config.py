@@ -13,8 +13,10 @@ from components.config import Mode, parse_config
 from components.config_checks import ConfigError
 from tests.pulumi_harness import PRIVATE_KEY, RecordingMocks, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_stack
+from tests.test_config_aws import BAD_INPUTS as AWS_BAD_INPUTS
 from tests.test_config_topics import BAD_INPUTS as TOPIC_BAD_INPUTS
 from tests.test_metrics import BAD_INPUTS as METRICS_BAD_INPUTS
+from tests.test_proxy import BAD_INPUTS as PROXY_BAD_INPUTS
 
 
 @pytest.mark.parametrize(
@@ -240,51 +242,6 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
         "is required",
     ),
     (
-        "missing public key",
-        {k: v for k, v in aws_stack("single-master").items() if k != "sshPublicKey"},
-        "rocketmq:sshPublicKey",
-        "is required",
-    ),
-    (
-        "ssh open to the world",
-        aws_stack("single-master", sshCidrs='["0.0.0.0/0"]'),
-        "rocketmq:sshCidrs",
-        "whole internet",
-    ),
-    ("no ssh cidrs", aws_stack("single-master", sshCidrs="[]"), "rocketmq:sshCidrs", "is required"),
-    ("bad cidr", aws_stack("single-master", clientCidrs='["10.0.0.1/8"]'), "rocketmq:clientCidrs[0]", "IPv4 CIDR"),
-    ("unknown os", aws_stack("single-master", os="centos-7"), "rocketmq:os", "centos-stream-9, rocky-9, alma-9"),
-    ("bad ami", aws_stack("single-master", ami="ubuntu"), "rocketmq:ami", "AMI id"),
-    (
-        "subnets without vpc",
-        aws_stack("single-master", subnetIds='["subnet-0123456789abcdef0"]'),
-        "rocketmq:vpcId",
-        "is required",
-    ),
-    (
-        "no public ip and no bastion",
-        aws_stack(
-            "single-master",
-            publicIp=False,
-            vpcId="vpc-0123456789abcdef0",
-            subnetIds=json.dumps(["subnet-0000000000000000a"]),
-        ),
-        "rocketmq:bastionHost",
-        "is required",
-    ),
-    (
-        "no public ip in a dedicated VPC",
-        aws_stack("single-master", publicIp=False, bastionHost="bastion.example.com"),
-        "rocketmq:publicIp",
-        "needs rocketmq:vpcId",
-    ),
-    (
-        "store retention not a boolean",
-        aws_stack("single-master", retainStoreOnDestroy="sometimes"),
-        "rocketmq:retainStoreOnDestroy",
-        "true or false",
-    ),
-    (
         "store outside the data volume",
         aws_stack("single-master", storePath="/var/lib/store"),
         "rocketmq:storePath",
@@ -387,7 +344,7 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-ALL_BAD_INPUTS = BAD_INPUTS + TOPIC_BAD_INPUTS + METRICS_BAD_INPUTS
+ALL_BAD_INPUTS = BAD_INPUTS + AWS_BAD_INPUTS + TOPIC_BAD_INPUTS + METRICS_BAD_INPUTS + PROXY_BAD_INPUTS
 
 
 @pytest.mark.parametrize(("description", "stack", "key", "phrase"), ALL_BAD_INPUTS, ids=[c[0] for c in ALL_BAD_INPUTS])

@@ -18,6 +18,7 @@ from components import local_fleet
 from components.config import parse_config
 from components.topology import plan_cluster
 from components.topology_picture import mermaid
+from tests.program_commands import broker_commands, broker_conf, connection, namesrv_commands
 from tests.pulumi_harness import (
     LOCAL_COMMAND_TYPE,
     LOCAL_MIRROR_FALLBACK,
@@ -30,7 +31,6 @@ from tests.pulumi_harness import (
     run_main_program,
 )
 from tests.stacks import local_stack
-from tests.test_program import broker_commands, broker_conf, connection, namesrv_commands
 
 SMALL = {"nameServers": 1, "brokerGroups": 1, "slavesPerGroup": 1}
 

@@ -10,9 +10,9 @@ import pytest
 
 from components.config import parse_config
 from components.topology import plan_cluster
+from tests.program_commands import broker_commands, broker_conf
 from tests.pulumi_harness import run_main_program
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack, local_stack
-from tests.test_program import broker_commands, broker_conf
 
 PROMETHEUS = json.dumps(["198.51.100.7/32"])
 

@@ -9,48 +9,16 @@ from typing import Any
 
 import pytest
 
-from components.rendering import HEREDOC
+from tests.program_commands import broker_commands, broker_conf, connection, namesrv_commands, rollouts
 from tests.pulumi_harness import AMI_ID, PRIVATE_KEY, PUBLIC_KEY, ZONES, ProgramRun, Registered, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, NAME_SERVERS_BY_MODE, aws_stack, hosts_stack
 
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 EXPECTED_MASTER_ROLE = {
     "single-master": "ASYNC_MASTER",
     "multi-master": "ASYNC_MASTER",
     "master-slave-async": "ASYNC_MASTER",
     "master-slave-sync": "SYNC_MASTER",
 }
-
-
-def broker_conf(command: Registered) -> dict[str, str]:
-    match = re.search(
-        rf"install_file /etc/rocketmq/broker.conf 0644 <<'{HEREDOC}'\n(.*?){HEREDOC}\n", command.inputs["stdin"], re.S
-    )
-    assert match, f"{command.name} writes no broker.conf"
-    return dict(line.split("=", 1) for line in match.group(1).splitlines() if line and not line.startswith("#"))
-
-
-def _configure_commands(run: ProgramRun, unit: str) -> list[Registered]:
-    return [c for c in run.commands if f"UNIT={unit}" in c.inputs.get("stdin", "") and not c.name.endswith("-rollout")]
-
-
-def broker_commands(run: ProgramRun) -> list[Registered]:
-    """The brokers' configure steps (writing broker.conf), without their rolling restarts."""
-    return _configure_commands(run, "rocketmq-broker.service")
-
-
-def namesrv_commands(run: ProgramRun) -> list[Registered]:
-    return _configure_commands(run, "rocketmq-namesrv.service")
-
-
-def rollouts(run: ProgramRun) -> list[Registered]:
-    return [c for c in run.commands if c.name.endswith("-rollout")]
-
-
-def connection(command: Registered) -> dict[str, Any]:
-    wrapped = command.inputs["connection"]
-    assert wrapped.get(SECRET_SIG), f"{command.name}: the connection (with the private key) is not a secret"
-    return wrapped["value"]  # type: ignore[no-any-return]
 
 
 def check_brokers(run: ProgramRun, mode: str, groups: int, slaves: int, address_of: dict[str, str]) -> None:
@@ -166,7 +134,13 @@ def test_version_change_reinstalls_and_restarts_everything() -> None:
     after = run_main_program(hosts_stack("single-master", version="4.9.8"), ["sshPrivateKey"])
     old = {c.name: c.inputs["stdin"] for c in before.commands}
     changed = {c.name for c in after.commands if old[c.name] != c.inputs["stdin"]}
-    assert changed == {"rocketmq-peer1-install", "rocketmq-namesrv-peer1", "rocketmq-broker-a-0"}
+    # The rollout too: 4.9.x has no proxy, so its health check no longer waits for one.
+    assert changed == {
+        "rocketmq-peer1-install",
+        "rocketmq-namesrv-peer1",
+        "rocketmq-broker-a-0",
+        "rocketmq-broker-a-0-rollout",
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -357,7 +331,8 @@ def test_aws_network_and_security_group() -> None:
     inside = sorted(r["fromPort"] for r in ingress if r.get("self"))
     assert inside == [9876, 10909, 10911, 10912]
     clients = sorted(r["fromPort"] for r in ingress if r.get("cidrBlocks") == ["198.18.0.0/15"])
-    assert clients == [9876, 10909, 10911]  # HA port 10912 stays inside the cluster
+    # HA port 10912 stays inside the cluster; 8080/8081: the proxy in each broker (5.x default)
+    assert clients == [8080, 8081, 9876, 10909, 10911]
     for rule in ingress:
         assert "0.0.0.0/0" not in rule.get("cidrBlocks", [])
     assert group.inputs["egress"] == [

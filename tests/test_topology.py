@@ -98,7 +98,8 @@ def test_aws_and_hosts_keep_rocketmqs_default_ports(stack) -> None:
     assert {h.name_server_port for h in plan.hosts} == {9876}
     assert {n.listen_port for n in plan.broker_nodes} == {10911}
     assert {h.ssh_port for h in plan.hosts} == {22}  # hosts: the connection uses each host's own port
-    assert plan.host(plan.broker_nodes[0].host).listen_ports == (10909, 10911, 10912)
+    # and the proxy's (5.x's default, proxy local): gRPC 8081, remoting 8080
+    assert plan.host(plan.broker_nodes[0].host).listen_ports == (10909, 10911, 10912, 8081, 8080)
 
 
 @pytest.mark.parametrize("mode", MODES)

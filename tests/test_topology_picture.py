@@ -64,7 +64,9 @@ def test_given_subnets_label_the_zones() -> None:
 
 def test_colocated_roles_share_one_node() -> None:
     text = _picture("hosts", "master-slave-async")
-    assert 'host_peer3["peer3 192.0.2.13<br/>name server :9876<br/>broker-a/1 SLAVE :10911"]' in text
+    assert (
+        'host_peer3["peer3 192.0.2.13<br/>name server :9876<br/>broker-a/1 SLAVE :10911<br/>proxy gRPC :8081"]' in text
+    )
     assert "peer4 192.0.2.14 (private 10.0.0.14)" in text
 
 

@@ -278,7 +278,9 @@ def service_pid(net: TestNetwork, host: Host, unit: str) -> int:
 
 def broker_jvm_pids(net: TestNetwork, host: Host) -> list[int]:
     out = net.ssh(host, "ps -u rocketmq -o pid=,args= || true").stdout  # ps exits 1 when there is none
-    return [int(line.split()[0]) for line in out.splitlines() if "java" in line and "BrokerStartup" in line]
+    # With the proxy in its JVM (proxy local) the broker's main class is the proxy's.
+    starters = ("BrokerStartup", "ProxyStartup")
+    return [int(line.split()[0]) for line in out.splitlines() if "java" in line and any(s in line for s in starters)]
 
 
 def broker_jvm_pid(net: TestNetwork, host: Host) -> int:

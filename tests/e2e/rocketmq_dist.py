@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """What the e2e tests need of RocketMQ releases: Apache's binary release zip, built by the
 product's :mod:`localhosts.release_dist` (Apache's tree from ``../shared/vendor/`` plus Maven
-Central's jars; ``target: local`` serves the same zip), and ``tests/e2e/java/RmqCheck.java``, a
-tiny produce/consume client compiled against ``rocketmq-client`` (see :func:`build_client`).
+Central's jars; ``target: local`` serves the same zip); ``tests/e2e/java/RmqCheck.java``, a
+tiny produce/consume client compiled against ``rocketmq-client`` (see :func:`build_client`); and
+``java-sdk/ProxyCheck.java``, a round trip through the 5.x proxy with RocketMQ 5's gRPC SDK (see
+:func:`build_sdk_client`).
 
 CLI::
 
@@ -18,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +53,7 @@ __all__ = [
     "DistError",
     "build_client",
     "build_dist",
+    "build_sdk_client",
     "cache_root",
     "client_command",
     "commitlog_max_offset",
@@ -59,6 +63,7 @@ __all__ = [
     "keys_in",
     "main",
     "release_folder_name",
+    "sdk_client_command",
     "sha512_of",
     "vendor_dir",
     "zip_name",
@@ -66,6 +71,10 @@ __all__ = [
 
 _JAVA_SRC_DIR = Path(__file__).resolve().parent / "java"
 _CLIENT_MAIN = "RmqCheck"
+_SDK_SRC_DIR = Path(__file__).resolve().parent / "java-sdk"
+_SDK_CLIENT_MAIN = "ProxyCheck"
+# RocketMQ 5's Java SDK (gRPC, through the proxy); one shaded jar on Maven Central.
+SDK_CLIENT_VERSION = "5.0.8"
 
 
 # --------------------------------------------------------------------------
@@ -89,17 +98,27 @@ def build_client(version: str = DEFAULT_VERSION) -> str:
     Returns a ``java -cp`` classpath (``classes:lib/*``); main class
     ``RmqCheck``.  Jars and classes are cached under ``<cache>/client/<v>``.
     """
-    workdir = cache_root() / "client" / version
-    with exclusive(workdir / ".build.lock"):  # test workers share the cache
-        return _build_client_locked(version, workdir)
-
-
-def _build_client_locked(version: str, workdir: Path) -> str:
     modules = [f"{GROUP_ID}:{m}:{version}" for m in CLIENT_ARTIFACTS]
-    lib = _mvn_copy_dependencies(_pom(f"rocketmq-client-{version}", modules), workdir / "maven")
-    sources = sorted(_JAVA_SRC_DIR.glob("*.java"))
+    return _compiled(_JAVA_SRC_DIR, f"rocketmq-client-{version}", modules, cache_root() / "client" / version)
+
+
+def build_sdk_client(version: str = SDK_CLIENT_VERSION) -> str:
+    """Compile ``java-sdk/ProxyCheck.java`` against RocketMQ 5's gRPC SDK, rocketmq-client-java
+    ``version``: a ``java -cp`` classpath, main class ``ProxyCheck``, cached as build_client's."""
+    modules = [f"{GROUP_ID}:rocketmq-client-java:{version}"]
+    return _compiled(_SDK_SRC_DIR, f"rocketmq-client-java-{version}", modules, cache_root() / "sdk-client" / version)
+
+
+def _compiled(sources_dir: Path, name: str, modules: list[str], workdir: Path) -> str:
+    with exclusive(workdir / ".build.lock"):  # test workers share the cache
+        return _compiled_locked(sources_dir, name, modules, workdir)
+
+
+def _compiled_locked(sources_dir: Path, name: str, modules: list[str], workdir: Path) -> str:
+    lib = _mvn_copy_dependencies(_pom(name, modules), workdir / "maven")
+    sources = sorted(sources_dir.glob("*.java"))
     if not sources:
-        raise DistError(f"no Java sources in {_JAVA_SRC_DIR}")
+        raise DistError(f"no Java sources in {sources_dir}")
     h = hashlib.sha256()
     for src in sources:
         h.update(src.name.encode() + b"\0" + src.read_bytes())
@@ -140,6 +159,22 @@ def client_command(
     every ``route_refresh_seconds`` (RocketMQ's default, 30 s, if None)."""
     refresh = [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
     return [java, f"-Xms{heap}", f"-Xmx{heap}", *refresh, "-cp", classpath, _CLIENT_MAIN, *args]
+
+
+def sdk_client_command(classpath: str, *args: str, java: str = "java", heap: str = "128m") -> list[str]:
+    """``java`` command line running ``ProxyCheck`` (the 5.x SDK) with ``args``; its log goes to
+    the temporary directory, not the user's home."""
+    log_root = Path(tempfile.gettempdir()) / "rocketmq-pulumi-sdk-client-logs"
+    return [
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        f"-Drocketmq.log.root={log_root}",
+        "-cp",
+        classpath,
+        _SDK_CLIENT_MAIN,
+        *args,
+    ]
 
 
 def keys_in(output: str, marker: str) -> list[str]:

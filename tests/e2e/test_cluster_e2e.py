@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from components.config_rocketmq5 import DEFAULT_PROXY_GRPC_PORT as PROXY_GRPC_PORT
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
@@ -61,7 +62,7 @@ from tests.e2e.suite_stacks import (
 )
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
-from tests.e2e.traffic import consume, produce
+from tests.e2e.traffic import consume, produce, sdk_round_trip
 
 pytestmark = pytest.mark.e2e
 
@@ -158,6 +159,19 @@ def test_cluster_lifecycle(
             )
     else:
         assert outputs["metricsTargets"] == [], outputs["metricsTargets"]
+    if rocketmq_dist.is_5x(first_version):
+        # -- 5.x's default proxy in every broker: RocketMQ 5's gRPC SDK sends and receives through proxyEndpoints
+        assert sorted(outputs["proxyEndpoints"]) == sorted(
+            f"{a.split(':')[0]}:{PROXY_GRPC_PORT}" for _, _, a in expected
+        )
+        sdk_topic = topic + "_SDK"  # of its own: later steps count what the first topic holds
+        create_topic(net, probe, namesrv, "DefaultCluster", sdk_topic)
+        sdk_round_trip(net, outputs["proxyEndpoints"], sdk_topic, group="e2e-sdk", count=MESSAGES)
+        for target in outputs["metricsTargets"]:
+            # The proxy in a broker's JVM reports through the broker's exporter.
+            assert prometheus_samples(net, target).get("rocketmq_proxy_up", 0) >= 1, f"no rocketmq_proxy_up at {target}"
+    else:
+        assert outputs["proxyEndpoints"] == [], outputs["proxyEndpoints"]
 
     if mode == "master-slave-async":
         # -- topics and consumer groups declared in the stack (tests/e2e/topics_scenario.py)

@@ -56,6 +56,24 @@ def consume(
     return rocketmq_dist.keys_in(result.stdout, "GOT")
 
 
+def sdk_round_trip(
+    net: TestNetwork | None, endpoints: list[str], topic: str, *, group: str, count: int, timeout_s: int = 120
+) -> int:
+    """RocketMQ 5's gRPC SDK sends ``count`` messages through the proxies at ``endpoints`` and
+    receives every one of them (ProxyCheck roundtrip); returns how many arrived twice."""
+    argv = rocketmq_dist.sdk_client_command(
+        rocketmq_dist.build_sdk_client(), "roundtrip", ";".join(endpoints), topic, group, str(count), str(timeout_s)
+    )
+    run = subprocess.run if net is None else net.run_in_control
+    result = run(argv, capture_output=True, text=True, timeout=timeout_s + 180)
+    output = result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0, output
+    assert f"SENT {count} 0" in result.stdout and f"RECEIVED {count}" in result.stdout, output
+    found = re.search(r"^DUPLICATES (\d+)$", result.stdout, re.MULTILINE)
+    assert found, output
+    return int(found.group(1))
+
+
 @dataclass(frozen=True)
 class SteadyResult:
     """What a steady producer and consumer saw through a change (RmqCheck steady)."""

@@ -1,0 +1,117 @@
+/*
+ * RocketMQ 5's Java SDK (rocketmq-client-java, gRPC) through the proxy, for
+ * the rocketmq-pulumi end-to-end tests.
+ *
+ *   ProxyCheck roundtrip <endpoints> <topic> <group> <count> <timeoutSeconds>
+ *       starts a SimpleConsumer of <group> on <topic>, sends <count> keyed
+ *       messages (sync), then receives and acknowledges until every sent key
+ *       arrived or the timeout passed.  Prints "SENT <ok> <failed>",
+ *       "RECEIVED <distinct of this run>" and "DUPLICATES <n>"; exit 0 iff
+ *       nothing failed and every sent message arrived.
+ *
+ * <endpoints>: proxies' host:port, several separated by ';' (the output
+ * proxyEndpoints).  Keys start with a per-run prefix, so messages left on the
+ * topic by earlier runs are acknowledged and not counted.  Exit status 2
+ * means bad usage.
+ */
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.apache.rocketmq.client.apis.ClientConfiguration;
+import org.apache.rocketmq.client.apis.ClientServiceProvider;
+import org.apache.rocketmq.client.apis.consumer.FilterExpression;
+import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
+import org.apache.rocketmq.client.apis.message.Message;
+import org.apache.rocketmq.client.apis.message.MessageView;
+import org.apache.rocketmq.client.apis.producer.Producer;
+
+public final class ProxyCheck {
+    private static final Duration AWAIT = Duration.ofSeconds(5);
+    private static final Duration INVISIBLE = Duration.ofSeconds(30);
+    private static final int MAX_ERRORS_SHOWN = 5;
+
+    private ProxyCheck() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 6 || !args[0].equals("roundtrip")) {
+            System.err.println("usage: ProxyCheck roundtrip <endpoints> <topic> <group> <count> <timeoutSeconds>");
+            System.exit(2);
+        }
+        int status = roundtrip(args[1], args[2], args[3], Integer.parseInt(args[4]), Long.parseLong(args[5]));
+        System.exit(status);
+    }
+
+    private static int roundtrip(String endpoints, String topic, String group, int count, long timeoutSeconds)
+        throws Exception {
+        ClientServiceProvider provider = ClientServiceProvider.loadService();
+        ClientConfiguration configuration = ClientConfiguration.newBuilder()
+            .setEndpoints(endpoints)
+            .enableSsl(false)
+            .setRequestTimeout(Duration.ofSeconds(10))
+            .build();
+        String run = UUID.randomUUID().toString().substring(0, 8);
+        Set<String> sent = ConcurrentHashMap.newKeySet();
+        Set<String> received = ConcurrentHashMap.newKeySet();
+        int duplicates = 0;
+        int failed = 0;
+        try (SimpleConsumer consumer = provider.newSimpleConsumerBuilder()
+            .setClientConfiguration(configuration)
+            .setConsumerGroup(group)
+            .setAwaitDuration(AWAIT)
+            .setSubscriptionExpressions(Collections.singletonMap(topic, FilterExpression.SUB_ALL))
+            .build()) {
+            // A new group starts at the queues' ends: one receive first, so this run's sends come after it.
+            acknowledge(consumer, consumer.receive(32, INVISIBLE));
+            try (Producer producer = provider.newProducerBuilder()
+                .setClientConfiguration(configuration)
+                .setTopics(topic)
+                .build()) {
+                for (int i = 0; i < count; i++) {
+                    String key = run + "-" + i;
+                    Message message = provider.newMessageBuilder()
+                        .setTopic(topic)
+                        .setKeys(key)
+                        .setBody(("proxycheck " + key).getBytes(StandardCharsets.UTF_8))
+                        .build();
+                    try {
+                        producer.send(message);
+                        sent.add(key);
+                    } catch (Exception e) {
+                        if (++failed <= MAX_ERRORS_SHOWN) {
+                            System.out.println("SEND-ERROR " + key + " " + e);
+                        }
+                    }
+                }
+            }
+            System.out.println("SENT " + sent.size() + " " + failed);
+            long deadline = System.currentTimeMillis() + timeoutSeconds * 1000;
+            while (!received.containsAll(sent) && System.currentTimeMillis() < deadline) {
+                List<MessageView> messages = consumer.receive(32, INVISIBLE);
+                for (MessageView view : messages) {
+                    for (String key : view.getKeys()) {
+                        if (key.startsWith(run + "-") && !received.add(key)) {
+                            duplicates++;
+                        }
+                    }
+                }
+                acknowledge(consumer, messages);
+            }
+        }
+        System.out.println("RECEIVED " + received.size());
+        System.out.println("DUPLICATES " + duplicates);
+        return failed == 0 && received.containsAll(sent) ? 0 : 1;
+    }
+
+    private static void acknowledge(SimpleConsumer consumer, List<MessageView> messages) throws Exception {
+        for (MessageView view : messages) {
+            consumer.ack(view);
+        }
+    }
+}
