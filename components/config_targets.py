@@ -6,6 +6,8 @@ is known; it builds on components/config_checks.py.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
 from typing import Any
@@ -217,6 +219,12 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
             "bastionHost",
             "is required when rocketmq:publicIp is false: without public IPs the hosts are reached through a bastion",
         )
+    if "0.0.0.0/0" in metrics_cidrs:
+        raise ConfigError(
+            "metricsCidrs",
+            "must not open the metrics exporters, which ask for no credentials, to the whole internet (0.0.0.0/0); "
+            "list your Prometheus servers' CIDRs",
+        )
     if "0.0.0.0/0" in ssh_cidrs:
         raise ConfigError(
             "sshCidrs", "must not open SSH to the whole internet (0.0.0.0/0); list your office, VPN or bastion CIDRs"
@@ -232,11 +240,13 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         raise ConfigError(
             "sshPublicKey", "is required for target aws: the OpenSSH public key matching rocketmq:sshPrivateKey"
         )
-    public_key = check.pattern(
-        "sshPublicKey",
-        str(public_key).strip(),
-        _SSH_PUBLIC_KEY,
-        "one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa)",
+    public_key = _ec2_public_key(
+        check.pattern(
+            "sshPublicKey",
+            str(public_key).strip(),
+            _SSH_PUBLIC_KEY,
+            "one OpenSSH public key line (ssh-ed25519 or ssh-rsa)",
+        )
     )
 
     return AwsSettings(
@@ -258,3 +268,52 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         ssh_user=ssh_user or _OS_LOGIN[os_name],
         retain_store_on_destroy=check.boolean("retainStoreOnDestroy", r.get("retainStoreOnDestroy", True)),
     )
+
+
+# What EC2 imports as a key pair: RSA of 2048 bits or more (so this program says) and ED25519.
+MIN_RSA_BITS = 2048
+
+
+def _ec2_public_key(line: str) -> str:
+    """`line` (already an OpenSSH public key line in shape) if EC2 can import its key."""
+    key = "sshPublicKey"
+    kind, blob_text = line.split()[:2]
+    if kind.startswith("ecdsa-"):
+        raise ConfigError(
+            key,
+            f"EC2 imports only RSA ({MIN_RSA_BITS} bits or more) and ED25519 keys, not {kind}; "
+            "make one with `ssh-keygen -t ed25519`",
+        )
+    try:
+        blob = base64.b64decode(blob_text, validate=True)
+        fields = _ssh_wire_strings(blob)
+    except (binascii.Error, ValueError):
+        raise ConfigError(key, f"is not a valid {kind} public key: its base64 part does not decode") from None
+    if not fields or fields[0] != kind.encode():
+        raise ConfigError(key, f"is not a valid {kind} public key: its key data is of another type")
+    if kind == "ssh-ed25519" and (len(fields) != 2 or len(fields[1]) != 32):
+        raise ConfigError(key, "is not a valid ssh-ed25519 public key: the key is not 32 bytes")
+    if kind == "ssh-rsa":
+        if len(fields) != 3:
+            raise ConfigError(key, "is not a valid ssh-rsa public key: it lacks the exponent or the modulus")
+        bits = int.from_bytes(fields[2], "big").bit_length()
+        if bits < MIN_RSA_BITS:
+            raise ConfigError(
+                key, f"is a {bits}-bit RSA key; use {MIN_RSA_BITS} bits or more, or ED25519 (`ssh-keygen -t ed25519`)"
+            )
+    return line
+
+
+def _ssh_wire_strings(blob: bytes) -> list[bytes]:
+    """The length-prefixed strings of an SSH public key blob (RFC 4253 section 6.6)."""
+    fields, at = [], 0
+    while at < len(blob):
+        if at + 4 > len(blob):
+            raise ValueError("truncated length")
+        size = int.from_bytes(blob[at : at + 4], "big")
+        at += 4
+        if at + size > len(blob):
+            raise ValueError("truncated field")
+        fields.append(blob[at : at + size])
+        at += size
+    return fields

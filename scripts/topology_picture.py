@@ -34,7 +34,8 @@ PRIVATE_KEY = f"{NAMESPACE}:sshPrivateKey"
 PUBLIC_KEY = f"{NAMESPACE}:sshPublicKey"
 PLACEHOLDERS = {
     PRIVATE_KEY: "placeholder: the picture never reads the private key",
-    PUBLIC_KEY: "ssh-ed25519 AAAAplaceholder topology-picture",
+    # An all-zero ED25519 key: the shape the config's check decodes, no one's key.
+    PUBLIC_KEY: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA topology-picture",
 }
 # What `pulumi up` gets from the region: its zones, at most aws_fleet.MAX_ZONES of them.
 DEFAULT_ZONES = 3

@@ -15,7 +15,8 @@ from pulumi.runtime import config as runtime_config
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTESTKEY-NOT-REAL-0123456789\n-----END OPENSSH PRIVATE KEY-----\n"
-PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEYNOTREAL0123456789abcdefghij test@example"
+# A real key's shape (the program decodes it as EC2 would); its private half was thrown away.
+PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILDxexeJbNAY5nq5elM9VuZEoyT5xE2ftDklYd9oVKR7 test@example"
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 AMI_ID = "ami-0123456789abcdef0"
 COMMAND_TYPE = "command:remote:Command"

@@ -55,6 +55,12 @@ BAD_INPUTS = [
         "only with metrics: true",
     ),
     (
+        "prometheus cidrs open to the world",
+        aws_stack("single-master", metrics=True, metricsCidrs='["0.0.0.0/0"]'),
+        "rocketmq:metricsCidrs",
+        "whole internet",
+    ),
+    (
         "bad prometheus cidr",
         aws_stack("single-master", metrics=True, metricsCidrs='["10.0.0.1/8"]'),
         "rocketmq:metricsCidrs[0]",
