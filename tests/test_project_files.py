@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -65,18 +66,43 @@ def test_readme_documents_every_key_and_the_two_commands() -> None:
     assert "scripts/test.sh" in (PROJECT_ROOT / ".ci" / "run").read_text()
 
 
+def _workflow() -> tuple[Path, dict[Any, Any]]:
+    path = PROJECT_ROOT / ".github" / "workflows" / "preview.yml"
+    return path, yaml.safe_load(path.read_text())
+
+
 def test_workflow_previews_pull_requests_after_the_tests() -> None:
     actionlint = shutil.which("actionlint")
     assert actionlint, "actionlint is missing: scripts/test.sh installs it"
-    workflow_path = PROJECT_ROOT / ".github" / "workflows" / "preview.yml"
+    workflow_path, workflow = _workflow()
     result = subprocess.run([actionlint, str(workflow_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    workflow = yaml.safe_load(workflow_path.read_text())
-    assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
     preview = workflow["jobs"]["preview"]
     assert preview["needs"] == "test"
-    step = next(s for s in preview["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
-    assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+    step = next(s for s in preview["steps"] if s.get("with", {}).get("command") == "preview")
+    assert step["uses"].startswith("pulumi/actions@") and step["with"]["comment-on-pr"] is True
+
+
+def test_workflow_gives_pull_request_code_nothing_to_leak() -> None:
+    workflow_path, workflow = _workflow()
+    text = workflow_path.read_text()
+    # pull_request runs the branch's code without the repository's secrets; pull_request_target
+    # would run it with them.
+    assert set(workflow[True]) == {"pull_request"}  # YAML 1.1 reads the key `on` as True
+    assert workflow["permissions"] == {"contents": "read"}
+    test, preview = workflow["jobs"]["test"], workflow["jobs"]["preview"]
+    assert "permissions" not in test and "if" not in test  # every pull request, forks too
+    assert preview["permissions"] == {"contents": "read", "pull-requests": "write", "id-token": "write"}
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in preview["if"]
+    assert "github.actor != 'dependabot[bot]'" in preview["if"]
+    # No stored credential: AWS through OIDC, Pulumi on a backend of the runner's own.
+    assert re.findall(r"secrets\.(\w+)", text) == ["GITHUB_TOKEN"]
+    assert "PULUMI_ACCESS_TOKEN" not in text
+    aws = next(s for s in preview["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@"))
+    assert set(aws["with"]) == {"role-to-assume", "aws-region"}
+    stack = next(s for s in preview["steps"] if "ssh-keygen" in s.get("run", ""))
+    assert 'PULUMI_BACKEND_URL="file://$RUNNER_TEMP/pulumi-state"' in stack["run"]
+    assert "--secret rocketmq:sshPrivateKey" in stack["run"]
 
 
 def test_repository_scripts_pass_shellcheck() -> None:
