@@ -70,7 +70,15 @@ class AwsFleet(pulumi.ComponentResource):
         settings = args.settings
         # Every broker's exporter listens on the same port on aws (rocketmq:metricsPort).
         self._metrics_port = next((n.metrics_port for n in args.plan.broker_nodes), None)
-        self._proxy_ports = next((n.proxy_ports for n in args.plan.broker_nodes), None)
+        # The proxy's ports: in each broker (proxy local) or on hosts of its own (cluster).
+        self._proxy_ports = next(
+            (
+                p
+                for p in [*(n.proxy_ports for n in args.plan.broker_nodes), *(h.proxy_ports for h in args.plan.hosts)]
+                if p
+            ),
+            None,
+        )
         child = pulumi.ResourceOptions(parent=self)
 
         # Elastic IPs need the VPC's internet gateway first (AWS refuses them before it is attached).
@@ -195,27 +203,21 @@ class AwsFleet(pulumi.ComponentResource):
             )
             for port in ALL_ROCKETMQ_PORTS
         ]
+        client_ports = [(f"RocketMQ {port}", port) for port in CLIENT_PORTS]
+        if self._proxy_ports is not None:
+            client_ports += [
+                (f"RocketMQ proxy {port}", port) for port in (self._proxy_ports.grpc, self._proxy_ports.remoting)
+            ]
         if settings.client_cidrs:
             ingress += [
                 aws.ec2.SecurityGroupIngressArgs(
-                    description=f"RocketMQ {port} for clients",
+                    description=f"{what} for clients",
                     protocol="tcp",
                     from_port=port,
                     to_port=port,
                     cidr_blocks=list(settings.client_cidrs),
                 )
-                for port in CLIENT_PORTS
-            ]
-        if settings.client_cidrs and self._proxy_ports is not None:
-            ingress += [
-                aws.ec2.SecurityGroupIngressArgs(
-                    description=f"RocketMQ proxy {port} for clients",
-                    protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    cidr_blocks=list(settings.client_cidrs),
-                )
-                for port in (self._proxy_ports.grpc, self._proxy_ports.remoting)
+                for what, port in client_ports
             ]
         if settings.metrics_cidrs and self._metrics_port is not None:
             ingress.append(
@@ -250,7 +252,11 @@ class AwsFleet(pulumi.ComponentResource):
     ) -> HostEndpoint:
         name = f"{self._name}-{planned.key}"
         slot = planned.zone_slot % len(self.subnet_ids)
-        instance_type = settings.name_server_instance_type if planned.broker is None else settings.broker_instance_type
+        instance_type = settings.name_server_instance_type
+        if planned.broker is not None:
+            instance_type = settings.broker_instance_type
+        elif planned.proxy_ports is not None:
+            instance_type = settings.proxy_instance_type
         # The host's address lives on its own interface: a replacement instance takes the same
         # interface, so name server addresses in every client's namesrvAddr stay true.
         interface = aws.ec2.NetworkInterface(

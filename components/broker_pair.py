@@ -49,9 +49,12 @@ class BrokerPair(pulumi.ComponentResource):
             *[at(n, n.metrics_port) for n in args.group.nodes if n.metrics_port is not None]
         )
 
-        # What the 5.x SDKs connect to: the proxy in each broker of the group (none without rocketmq:proxy).
+        # What the 5.x SDKs connect to: the proxy in the group's master (none without proxy local).
+        # Not the slaves': a local proxy answers a route query with its own broker's topic config,
+        # which a slave copies only about once a minute (the SDK refuses a route without it).
+        master_proxy = args.group.master.proxy_ports
         self.proxy_endpoints: pulumi.Output[list[str]] = pulumi.Output.all(
-            *[at(n, n.proxy_ports.grpc) for n in args.group.nodes if n.proxy_ports is not None]
+            *([at(args.group.master, master_proxy.grpc)] if master_proxy is not None else [])
         )
 
         scripts = {node: self._script(args, node) for node in args.group.nodes}

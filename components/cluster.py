@@ -14,6 +14,7 @@ from components.config import ClusterConfig
 from components.group_drain import GroupDrain, GroupDrainArgs
 from components.local_fleet import LocalFleet, LocalFleetArgs
 from components.name_server_tier import NameServerTier, NameServerTierArgs
+from components.proxy_tier import ProxyTier, ProxyTierArgs
 from components.remote import Bastion, HostEndpoint, connection_for
 from components.rocketmq_host import RocketMqHost, RocketMqHostArgs
 from components.topic_catalog import TopicCatalog, TopicCatalogArgs, TopicLayout
@@ -161,6 +162,19 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
             brokers=pairs,
         ),
     )
+    # Proxies of their own (proxy cluster) restart last: clients move between them meanwhile.
+    proxies = None
+    if plan.proxy_hosts:
+        proxies = ProxyTier(
+            "rocketmq-proxy",
+            ProxyTierArgs(
+                cfg=cfg,
+                hosts=[hosts[h.key] for h in plan.proxy_hosts],
+                namesrv_addr=tier.namesrv_addr,
+                name_servers=tier.services,
+                rollout_after=rollout_after,
+            ),
+        )
     return ClusterOutputs(
         namesrv_addr=tier.namesrv_addr,
         name_servers=tier.endpoints,
@@ -168,8 +182,10 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         cluster_name=cfg.cluster_name,
         mode=cfg.mode.value,
         topics=catalog.topics,
-        metrics_targets=_flattened([p.metrics_targets for p in pairs]),
-        proxy_endpoints=_flattened([p.proxy_endpoints for p in pairs]),
+        metrics_targets=_flattened(
+            [*(p.metrics_targets for p in pairs), *([proxies.metrics_targets] if proxies else [])]
+        ),
+        proxy_endpoints=proxies.endpoints if proxies else _flattened([p.proxy_endpoints for p in pairs]),
     )
 
 

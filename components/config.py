@@ -78,13 +78,13 @@ CONFIG_KEYS = frozenset(
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
         "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
-        "metrics", "metricsPort", "proxy", "proxyGrpcPort", "proxyRemotingPort",
+        "metrics", "metricsPort", "proxy", "proxyGrpcPort", "proxyRemotingPort", "proxyHosts",
         # topics and consumer groups as code (components/config_topics.py)
         "topics", "consumerGroups", "pruneTopics",
         # target aws
         "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
         "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "sshPublicKey",
-        "retainStoreOnDestroy", "metricsCidrs",
+        "retainStoreOnDestroy", "metricsCidrs", "proxyInstanceType",
     }
 )  # fmt: skip
 
@@ -109,11 +109,13 @@ class HeapSettings:
 
 @dataclass(frozen=True)
 class ProxySettings:
-    """RocketMQ 5's gRPC proxy (rocketmq:proxy); `local`: inside each broker's JVM."""
+    """RocketMQ 5's gRPC proxy (rocketmq:proxy): `local` inside each broker's JVM, `cluster` on
+    hosts of its own."""
 
     mode: str
     grpc_port: int  # what the 5.x SDKs connect to
     remoting_port: int  # the proxy's port for remoting (4.x-protocol) clients
+    hosts: int = 0  # cluster on aws and local: how many proxy hosts (hosts: those with proxy: true)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class HostSpec:
     port: int
     name_server: bool
     broker: BrokerPlacement | None
+    proxy: bool = False  # runs a proxy (rocketmq:proxy cluster)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ class AwsSettings:
     ami: str | None = None
     name_server_instance_type: str = "t3.medium"
     broker_instance_type: str = "m5.large"
+    proxy_instance_type: str = "t3.medium"
     data_volume_size_gib: int = 100
     vpc_id: str | None = None
     subnet_ids: tuple[str, ...] = ()
@@ -298,7 +302,6 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     from components.config_rocketmq5 import parse_metrics, parse_proxy
 
     metrics_port = parse_metrics(r, release)
-    proxy = parse_proxy(r, release, metrics_port, brokers=broker_groups * (slaves + 1))
     heap = HeapSettings(
         name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
         broker=check.heap("brokerHeap", r.get("brokerHeap")),
@@ -329,6 +332,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     target, hosts, aws = parse_target(
         r, secret_keys, mode=mode, groups=broker_groups, slaves=slaves, name_servers=name_servers
     )
+    proxy = parse_proxy(r, release, metrics_port, brokers=broker_groups * (slaves + 1), hosts=hosts)
     if aws is not None and not (store_path + "/").startswith("/data/rocketmq/"):
         raise ConfigError(
             "storePath",

@@ -9,7 +9,7 @@ components/config_checks.py.
 from __future__ import annotations
 
 from components import config_checks as check
-from components.config import ProxySettings, ReleaseSettings, _Reader
+from components.config import HostSpec, ProxySettings, ReleaseSettings, _Reader
 from components.config_checks import ConfigError
 
 DEFAULT_METRICS_PORT = 5557  # RocketMQ's own default for metricsPromExporterPort
@@ -17,6 +17,8 @@ DEFAULT_METRICS_PORT = 5557  # RocketMQ's own default for metricsPromExporterPor
 DEFAULT_PROXY_GRPC_PORT = 8081
 DEFAULT_PROXY_REMOTING_PORT = 8080
 PROXY_MODES = ("none", "local", "cluster")
+DEFAULT_PROXY_HOSTS = 2  # proxy: cluster on aws and local; two ride out the loss of one
+MAX_PROXY_HOSTS = 9
 
 
 def _extra_port(r: _Reader, key: str, default: int, taken: dict[int, str], *, on_local: str) -> int:
@@ -58,7 +60,7 @@ def parse_metrics(r: _Reader, release: ReleaseSettings) -> int | None:
 
 
 def parse_proxy(
-    r: _Reader, release: ReleaseSettings, metrics_port: int | None, *, brokers: int
+    r: _Reader, release: ReleaseSettings, metrics_port: int | None, *, brokers: int, hosts: tuple[HostSpec, ...]
 ) -> ProxySettings | None:
     """The proxy's settings, or None for `proxy: none`.
 
@@ -78,24 +80,52 @@ def parse_proxy(
         {**taken, grpc_port: "proxyGrpcPort"},
         on_local="listenPort + 7",
     )
+    proxy_hosts = _proxy_hosts(r, mode, target, hosts)
     if mode == "none":
         return None
-    if mode == "cluster":
-        raise ConfigError(
-            "proxy",
-            "cluster (proxies on hosts of their own) is not available yet; use local (a proxy in each broker) or none",
-        )
     if not is_5x:
         raise ConfigError(
             "proxy", f"{mode} needs RocketMQ 5.x: {release.version} has no proxy; set proxy: none or a 5.x version"
         )
     # A local proxy tells clients every broker's address with its own gRPC port; on one shared
     # loopback the brokers' proxies need ports of their own, so routes to the others would be wrong.
-    if target == "local" and brokers > 1:
+    if mode == "local" and target == "local" and brokers > 1:
         raise ConfigError(
             "proxy",
             f"local works on target local only with a single broker (this cluster has {brokers}): every local "
             "machine shares 127.0.0.1, and a local proxy routes clients to each broker's address at its own port; "
-            "set proxy: none, or use target hosts or aws",
+            "set proxy: cluster (proxy machines of their own) or none",
         )
-    return ProxySettings(mode=mode, grpc_port=grpc_port, remoting_port=remoting_port)
+    return ProxySettings(mode=mode, grpc_port=grpc_port, remoting_port=remoting_port, hosts=proxy_hosts)
+
+
+def _proxy_hosts(r: _Reader, mode: str, target: str, hosts: tuple[HostSpec, ...]) -> int:
+    """How many proxy hosts `proxy: cluster` gets: `proxyHosts` on aws and local, the hosts with
+    `proxy: true` on hosts; 0 in the other modes, which refuse both."""
+    raw = r.get("proxyHosts", "auto")
+    placed = [i for i, spec in enumerate(hosts) if spec.proxy]
+    if mode != "cluster":
+        if placed:
+            raise ConfigError(
+                f"hosts[{placed[0]}].proxy", f"runs a proxy host only with proxy: cluster; proxy is {mode}"
+            )
+        if raw != "auto":
+            raise ConfigError("proxyHosts", f"is only for proxy: cluster; proxy is {mode}")
+        return 0
+    if target == "hosts":
+        if raw != "auto":
+            raise ConfigError("proxyHosts", "is for target aws and local; on hosts, set proxy: true on the proxy hosts")
+        if not placed:
+            raise ConfigError(
+                "hosts", "proxy: cluster needs at least one host with proxy: true (two ride out a failure)"
+            )
+        return len(placed)
+    if raw == "auto":
+        return DEFAULT_PROXY_HOSTS
+    try:
+        return check.integer("proxyHosts", raw, 1, MAX_PROXY_HOSTS)
+    except ConfigError:
+        raise ConfigError(
+            "proxyHosts",
+            f"must be auto ({DEFAULT_PROXY_HOSTS}) or a whole number from 1 to {MAX_PROXY_HOSTS}; got {raw!r}",
+        ) from None

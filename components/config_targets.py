@@ -77,7 +77,7 @@ def parse_hosts(
     if not isinstance(value, list) or not value:
         raise ConfigError(key, f"must be a non-empty list of hosts; got {raw!r}")
 
-    allowed_fields = {"name", "address", "privateAddress", "user", "port", "nameServer", "broker"}
+    allowed_fields = {"name", "address", "privateAddress", "user", "port", "nameServer", "broker", "proxy"}
     specs: list[HostSpec] = []
     for index, entry in enumerate(value):
         where = f"{key}[{index}]"
@@ -105,9 +105,18 @@ def parse_hosts(
         port = check.integer(f"{where}.port", entry.get("port", 22), 1, 65535)
         name_server = check.boolean(f"{where}.nameServer", entry.get("nameServer", False))
         broker = _placement(f"{where}.broker", entry.get("broker"))
-        if not name_server and broker is None:
-            raise ConfigError(where, f"host {name!r} carries nothing: set nameServer: true and/or broker: broker-a/0")
-        specs.append(HostSpec(name, address, private, user, port, name_server, broker))
+        proxy = check.boolean(f"{where}.proxy", entry.get("proxy", False))
+        if not name_server and broker is None and not proxy:
+            raise ConfigError(
+                where, f"host {name!r} carries nothing: set nameServer: true, broker: broker-a/0 and/or proxy: true"
+            )
+        if proxy and broker is not None:
+            raise ConfigError(
+                f"{where}.proxy",
+                f"host {name!r} carries a broker: a proxy host may carry a name server but no broker "
+                "(each would serve metrics on the same port, and the proxy forwards every client's traffic)",
+            )
+        specs.append(HostSpec(name, address, private, user, port, name_server, broker, proxy))
 
     for attr, label in (("name", "name"), ("address", "address"), ("private_address", "privateAddress")):
         seen: set[str] = set()
@@ -177,6 +186,12 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         r.get("brokerInstanceType", "m5.large"),
         _INSTANCE_TYPE,
         "an EC2 instance type such as m5.large",
+    )
+    proxy_type = check.pattern(
+        "proxyInstanceType",
+        r.get("proxyInstanceType", "t3.medium"),
+        _INSTANCE_TYPE,
+        "an EC2 instance type such as t3.medium",
     )
     volume = check.integer("dataVolumeSize", r.get("dataVolumeSize", 100), 8, 16384)
 
@@ -254,6 +269,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         ami=ami,
         name_server_instance_type=ns_type,
         broker_instance_type=broker_type,
+        proxy_instance_type=proxy_type,
         data_volume_size_gib=volume,
         vpc_id=vpc_id,
         subnet_ids=subnet_ids,

@@ -58,6 +58,8 @@ def rocketmq_ports(planned: PlannedHost) -> list[tuple[str, int]]:
     if planned.broker is not None:
         fast, listen, ha = broker_ports(planned.broker.listen_port)
         ports += [("broker fast channel", fast), ("broker listenPort", listen), ("broker HA", ha)]
+    if planned.proxy_ports is not None:
+        ports += [("proxy gRPC", planned.proxy_ports.grpc), ("proxy remoting", planned.proxy_ports.remoting)]
     return ports
 
 

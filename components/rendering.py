@@ -19,14 +19,15 @@ SERVICE_USER_HOME = "/var/lib/rocketmq"
 DATA_MOUNT = "/data/rocketmq"
 HEREDOC = "ROCKETMQ_PULUMI_FILE_EOF"
 STOP_TIMEOUT_SECONDS = 120
-# HEAP=auto bounds in MiB: name server 1/8 of memory, broker 1/4.
-AUTO_HEAP_MIN_MB = {"namesrv": 128, "broker": 256}
-AUTO_HEAP_MAX_MB = {"namesrv": 4096, "broker": 8192}
+# HEAP=auto bounds in MiB: name server 1/8 of memory, broker and proxy 1/4.
+AUTO_HEAP_MIN_MB = {"namesrv": 128, "broker": 256, "proxy": 256}
+AUTO_HEAP_MAX_MB = {"namesrv": 4096, "broker": 8192, "proxy": 4096}
 
-UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.service"}
+UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.service", "proxy": "rocketmq-proxy.service"}
+DESCRIPTIONS = {"namesrv": "RocketMQ name server", "broker": "RocketMQ broker", "proxy": "RocketMQ proxy"}
 # RocketMQ logs to ~/logs/rocketmqlogs of the service user; the first file is the role's main log.
 LOG_DIR = f"{SERVICE_USER_HOME}/logs/rocketmqlogs"
-LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log")}
+LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log"), "proxy": ("proxy.log",)}
 MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
 # The brokers the name servers know, without a JVM (templates/cluster-info.py.j2): health checks poll it.
 CLUSTER_INFO = "/usr/local/libexec/rocketmq/cluster-info"
@@ -162,19 +163,26 @@ def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, names
     )
 
 
-def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool) -> str:
-    """rmq-proxy.json of the proxy inside a broker (rocketmq:proxy local). With `metrics`, the
-    proxy adds its series to the broker's exporter (RocketMQ's local mode has no exporter of its own)."""
+def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool, exporter_port: int | None = None) -> str:
+    """rmq-proxy.json. With `metrics`, a proxy inside a broker (rocketmq:proxy local) adds its series
+    to the broker's exporter (RocketMQ gives it none of its own); a proxy of its own (cluster)
+    serves them on `exporter_port`."""
     exporter = ""
     if metrics:
         # Before 5.5.0 ProxyConfig also has setMetricsExporterType(int), which fastjson2 picks for
         # this key and which refuses "PROM"; 5.5.0 has only the String setter. PROM's number is 2.
         exporter = "2" if cfg.release.version_tuple < (5, 5, 0) else '"PROM"'
-    return render("proxy.json.j2", cluster_name=cfg.cluster_name, ports=ports, metrics_exporter_type=exporter)
+    return render(
+        "proxy.json.j2",
+        cluster_name=cfg.cluster_name,
+        ports=ports,
+        metrics_exporter_type=exporter,
+        exporter_port=exporter_port if metrics else None,
+    )
 
 
 def render_unit(role: str, store_path: str) -> str:
-    description = "Apache RocketMQ name server" if role == "namesrv" else "Apache RocketMQ broker"
+    description = f"Apache {DESCRIPTIONS[role]}"
     return render(
         "rocketmq.service.j2",
         role=role,
@@ -205,7 +213,7 @@ def _common_files(role: str, cfg: ClusterConfig, env_content: str) -> list[HostF
 
 def _service_context(role: str, host_label: str, address: str, ready_timeout: int, **extra: Any) -> dict[str, Any]:
     """What the configure and rolling-restart scripts of one service share."""
-    description = "the RocketMQ name server" if role == "namesrv" else "the RocketMQ broker"
+    description = f"the {DESCRIPTIONS[role]}"
     if "node" in extra:
         description = f"RocketMQ broker {extra['node'].label}"
     return {

@@ -32,6 +32,10 @@ LOCAL_BROKER_SSH_PORT_BASE = 20100  # sshd of broker g/b: 20100 + 10 g + b
 LOCAL_METRICS_PORT_OFFSET = 5
 LOCAL_PROXY_GRPC_PORT_OFFSET = 6
 LOCAL_PROXY_REMOTING_PORT_OFFSET = 7
+# Proxy machine k (proxy: cluster, 0-8): remoting 18080 + 10 k, gRPC + 1, metrics + 2; sshd 20400 + k
+# (clear of the mirror's 19800, the name servers' and the brokers' sshd, up to 20358).
+LOCAL_PROXY_PORT_BASE = 18080
+LOCAL_PROXY_SSH_PORT_BASE = 20400
 LOCAL_ADDRESS = "127.0.0.1"
 
 
@@ -73,6 +77,8 @@ class PlannedHost:
     zone_slot: int  # index into the available zones/subnets (aws)
     name_server_port: int = NAME_SERVER_PORT
     ssh_port: int = SSH_PORT  # target local: sshd of the machine (hosts: the host's own port)
+    proxy_ports: ProxyPorts | None = None  # a proxy of its own (rocketmq:proxy cluster)
+    metrics_port: int | None = None  # the proxy's Prometheus exporter (rocketmq:metrics)
 
     @property
     def listen_ports(self) -> tuple[int, ...]:
@@ -84,6 +90,10 @@ class PlannedHost:
                 ports.append(self.broker.metrics_port)
             if self.broker.proxy_ports is not None:
                 ports.extend((self.broker.proxy_ports.grpc, self.broker.proxy_ports.remoting))
+        if self.proxy_ports is not None:
+            ports.extend((self.proxy_ports.grpc, self.proxy_ports.remoting))
+            if self.metrics_port is not None:
+                ports.append(self.metrics_port)
         return tuple(ports)
 
     @property
@@ -93,6 +103,8 @@ class PlannedHost:
             roles.append("nameserver")
         if self.broker:
             roles.append("master" if self.broker.is_master else "slave")
+        if self.proxy_ports is not None:
+            roles.append("proxy")
         return tuple(roles)
 
 
@@ -117,6 +129,11 @@ class ClusterPlan:
     @property
     def name_server_hosts(self) -> tuple[PlannedHost, ...]:
         return tuple(h for h in self.hosts if h.name_server)
+
+    @property
+    def proxy_hosts(self) -> tuple[PlannedHost, ...]:
+        """Hosts of their own running a proxy (rocketmq:proxy cluster)."""
+        return tuple(h for h in self.hosts if h.proxy_ports is not None)
 
     @property
     def broker_nodes(self) -> tuple[BrokerNode, ...]:
@@ -153,11 +170,19 @@ def plan_cluster(cfg: ClusterConfig, zones: int = 2) -> ClusterPlan:
     return _plan_dedicated_hosts(cfg, zones)
 
 
-def _proxy_ports(cfg: ClusterConfig) -> ProxyPorts | None:
-    """The ports of the proxy in each broker on hosts and aws (the same on every host)."""
-    if cfg.proxy is None:
+def _proxy_ports(cfg: ClusterConfig, mode: str) -> ProxyPorts | None:
+    """The proxy's ports on hosts and aws (the same on every host) where `mode` runs it: `local` in
+    each broker, `cluster` on hosts of its own."""
+    if cfg.proxy is None or cfg.proxy.mode != mode:
         return None
     return ProxyPorts(grpc=cfg.proxy.grpc_port, remoting=cfg.proxy.remoting_port)
+
+
+def _proxy_host(cfg: ClusterConfig, key: str, zone: int, *, name_server: bool = False) -> PlannedHost:
+    proxy = _proxy_ports(cfg, "cluster")
+    return PlannedHost(
+        key=key, name_server=name_server, broker=None, zone_slot=zone, proxy_ports=proxy, metrics_port=cfg.metrics_port
+    )
 
 
 def _groups_from(nodes: list[BrokerNode]) -> tuple[BrokerGroup, ...]:
@@ -185,10 +210,12 @@ def _plan_dedicated_hosts(cfg: ClusterConfig, zones: int) -> ClusterPlan:
                 broker_role(cfg.mode, broker_id),
                 key,
                 metrics_port=cfg.metrics_port,
-                proxy_ports=_proxy_ports(cfg),
+                proxy_ports=_proxy_ports(cfg, "local"),
             )
             nodes.append(node)
             hosts.append(PlannedHost(key=key, name_server=False, broker=node, zone_slot=zone_slot(g, broker_id, zones)))
+    if cfg.proxy is not None and cfg.proxy.mode == "cluster":
+        hosts += [_proxy_host(cfg, f"proxy-{i + 1}", i % zones) for i in range(cfg.proxy.hosts)]
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
 
 
@@ -205,9 +232,12 @@ def _plan_existing_hosts(cfg: ClusterConfig) -> ClusterPlan:
                 broker_role(cfg.mode, spec.broker.broker_id),
                 spec.name,
                 metrics_port=cfg.metrics_port,
-                proxy_ports=_proxy_ports(cfg),
+                proxy_ports=_proxy_ports(cfg, "local"),
             )
             nodes.append(node)
+        if spec.proxy:
+            hosts.append(_proxy_host(cfg, spec.name, 0, name_server=spec.name_server))
+            continue
         hosts.append(PlannedHost(key=spec.name, name_server=spec.name_server, broker=node, zone_slot=0))
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
 
@@ -219,8 +249,21 @@ def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
     group_index = {group.broker_name: g for g, group in enumerate(dedicated.groups)}
     hosts: list[PlannedHost] = []
     nodes: list[BrokerNode] = []
-    name_servers = 0
+    name_servers = proxies = 0
     for planned in dedicated.hosts:
+        if planned.proxy_ports is not None:
+            k = proxies
+            proxies += 1
+            base = LOCAL_PROXY_PORT_BASE + 10 * k
+            hosts.append(
+                replace(
+                    planned,
+                    proxy_ports=ProxyPorts(grpc=base + 1, remoting=base),
+                    metrics_port=None if cfg.metrics_port is None else base + 2,
+                    ssh_port=LOCAL_PROXY_SSH_PORT_BASE + k,
+                )
+            )
+            continue
         if planned.broker is None:
             k = name_servers
             name_servers += 1

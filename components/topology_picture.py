@@ -75,12 +75,18 @@ def _broker_lines(host: PlannedHost) -> list[str]:
     return lines
 
 
-ROLE_LINES: tuple[Callable[[PlannedHost], list[str]], ...] = (_name_server_lines, _broker_lines)
+def _proxy_lines(host: PlannedHost) -> list[str]:
+    return [f"proxy gRPC :{host.proxy_ports.grpc}"] if host.proxy_ports is not None else []
+
+
+ROLE_LINES: tuple[Callable[[PlannedHost], list[str]], ...] = (_name_server_lines, _broker_lines, _proxy_lines)
 
 
 def _kind(host: PlannedHost) -> str:
     if host.broker is not None:
         return "master" if host.broker.is_master else "slave"
+    if host.proxy_ports is not None:
+        return "proxy"
     return "nameserver" if host.name_server else "other"
 
 
@@ -111,7 +117,11 @@ def _title_of(host: PlannedHost, cfg: ClusterConfig) -> str:
     if cfg.target == "local":
         return f"{host.key} nspawn machine, ssh 127.0.0.1:{host.ssh_port}"
     assert cfg.aws is not None
-    instance_type = cfg.aws.name_server_instance_type if host.broker is None else cfg.aws.broker_instance_type
+    instance_type = cfg.aws.name_server_instance_type
+    if host.broker is not None:
+        instance_type = cfg.aws.broker_instance_type
+    elif host.proxy_ports is not None:
+        instance_type = cfg.aws.proxy_instance_type
     return f"{host.key} {instance_type}"
 
 
@@ -152,6 +162,7 @@ KIND_COLOURS = {
     "master": ("#fde2c8", "#c0600a"),
     "slave": ("#dbe9f6", "#2a6fb0"),
     "nameserver": ("#e3f1dc", "#3d8b2f"),
+    "proxy": ("#efe3f6", "#7a3fa0"),
 }
 
 

@@ -17,6 +17,19 @@ from tests.program_commands import broker_commands, broker_conf, namesrv_command
 from tests.pulumi_harness import Registered, run_main_program
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack, local_stack
 
+
+def _with_proxy_hosts(mode: str, count: int) -> list[dict[str, Any]]:
+    """The mode's hosts plus `count` proxy hosts of their own (192.0.2.21 ...)."""
+    proxies = [{"name": f"proxy{i + 1}", "address": f"192.0.2.{21 + i}", "proxy": True} for i in range(count)]
+    return [*HOSTS_BY_MODE[mode], *proxies]
+
+
+def _with_proxy_on_a_broker(mode: str) -> list[dict[str, Any]]:
+    hosts = [dict(h) for h in HOSTS_BY_MODE[mode]]
+    hosts[0]["proxy"] = True  # peer1: a name server and broker-a's master
+    return hosts
+
+
 # Refused before any resource by test_config.py, with the other bad inputs.
 BAD_INPUTS = [
     (
@@ -26,10 +39,46 @@ BAD_INPUTS = [
         "4.9.7 has no proxy",
     ),
     (
-        "proxy hosts of their own",
+        "proxy cluster without proxy hosts",
         hosts_stack("multi-master", proxy="cluster"),
+        "rocketmq:hosts",
+        "at least one host with proxy: true",
+    ),
+    (
+        "proxy host count on target hosts",
+        hosts_stack("multi-master", proxy="cluster", proxyHosts=2, hosts=_with_proxy_hosts("multi-master", 1)),
+        "rocketmq:proxyHosts",
+        "set proxy: true on the proxy hosts",
+    ),
+    (
+        "proxy host count without proxy cluster",
+        aws_stack("multi-master", proxyHosts=3),
+        "rocketmq:proxyHosts",
+        "only for proxy: cluster",
+    ),
+    (
+        "proxy host without proxy cluster",
+        hosts_stack("multi-master", hosts=_with_proxy_hosts("multi-master", 1)),
+        "rocketmq:hosts[3].proxy",
+        "only with proxy: cluster",
+    ),
+    (
+        "proxy and broker on one host",
+        hosts_stack("multi-master", proxy="cluster", hosts=_with_proxy_on_a_broker("multi-master")),
+        "rocketmq:hosts[0].proxy",
+        "may carry a name server but no broker",
+    ),
+    (
+        "too many proxy hosts",
+        aws_stack("multi-master", proxy="cluster", proxyHosts=10),
+        "rocketmq:proxyHosts",
+        "from 1 to 9",
+    ),
+    (
+        "proxy cluster on 4.9.x",
+        aws_stack("multi-master", proxy="cluster", version="4.9.7"),
         "rocketmq:proxy",
-        "not available yet",
+        "4.9.7 has no proxy",
     ),
     ("proxy mode unknown", hosts_stack("multi-master", proxy="remote"), "rocketmq:proxy", "none"),
     (
@@ -97,7 +146,7 @@ def test_no_proxy_without_5x_on_local_or_when_off(stack: dict[str, Any]) -> None
     assert all(node.proxy_ports is None for node in plan_cluster(cfg).broker_nodes)
 
 
-def test_every_broker_runs_the_proxy_and_clients_get_every_endpoint() -> None:
+def test_every_broker_runs_the_proxy_and_clients_get_the_masters() -> None:
     stack = hosts_stack("master-slave-async", proxyGrpcPort=9081, proxyRemotingPort=9080)
     plan = plan_cluster(parse_config(stack))
     for node in plan.broker_nodes:
@@ -124,9 +173,11 @@ def test_every_broker_runs_the_proxy_and_clients_get_every_endpoint() -> None:
     for rollout in rollouts(run):
         if rollout.name.startswith("rocketmq-broker-"):
             assert "/dev/tcp/$1/9081" in rollout.inputs["stdin"], rollout.name
+    # Clients start from the masters' proxies: a slave's has its master's topics only after a copy.
     private = {h["name"]: h.get("privateAddress", h["address"]) for h in HOSTS_BY_MODE["master-slave-async"]}
-    brokers = [h["name"] for h in HOSTS_BY_MODE["master-slave-async"] if "broker" in h]
-    assert sorted(run.outputs["proxyEndpoints"]) == sorted(f"{private[name]}:9081" for name in brokers)
+    masters = [h["name"] for h in HOSTS_BY_MODE["master-slave-async"] if h.get("broker", "").endswith("/0")]
+    assert len(masters) == 2
+    assert sorted(run.outputs["proxyEndpoints"]) == sorted(f"{private[name]}:9081" for name in masters)
 
 
 @pytest.mark.parametrize(("version", "exporter_type"), [("5.4.0", 2), ("5.5.0", "PROM")])
@@ -177,3 +228,66 @@ def test_aws_opens_the_proxy_to_clients_only() -> None:
     closed = run_main_program(aws_stack("multi-master", clientCidrs="[]"), ["sshPrivateKey"])
     (group,) = closed.mocks.of_type("aws:ec2/securityGroup:SecurityGroup")
     assert all(rule["fromPort"] not in (8080, 8081) for rule in group.inputs["ingress"])
+
+
+# ---------------------------------------------------------------- proxy: cluster
+
+
+def _proxy_commands(run: Any) -> list[Registered]:
+    return [c for c in run.commands if "UNIT=rocketmq-proxy.service" in c.inputs.get("stdin", "")]
+
+
+def test_cluster_proxies_run_on_hosts_of_their_own_on_aws() -> None:
+    run = run_main_program(aws_stack("multi-master", proxy="cluster", metrics=True), ["sshPrivateKey"])
+    instances = {i.name: i.inputs for i in run.mocks.of_type("aws:ec2/instance:Instance")}
+    assert {name: inputs["instanceType"] for name, inputs in instances.items() if "proxy" in name} == {
+        "rocketmq-proxy-1": "t3.medium",
+        "rocketmq-proxy-2": "t3.medium",
+    }
+    assert all("proxy" not in v.name for v in run.mocks.of_type("aws:ebs/volume:Volume"))  # no store
+    for command in broker_commands(run):
+        assert "PROXY_CONFIG" not in _script_env(command)  # the brokers run none of their own
+    configure = [c for c in _proxy_commands(run) if not c.name.endswith("-rollout")]
+    assert sorted(c.name for c in configure) == ["rocketmq-proxy-proxy-1", "rocketmq-proxy-proxy-2"]
+    for command in configure:
+        conf = json.loads(written_file(command, PROXY_CONF) or "")
+        assert conf == {
+            "rocketMQClusterName": "DefaultCluster",
+            "metricsExporterType": 2,  # 5.4.0's ProxyConfig (see render_proxy_conf)
+            "metricsPromExporterPort": 5557,
+            "grpcServerPort": 8081,
+            "remotingListenPort": 8080,
+        }
+        stdin = command.inputs["stdin"]
+        assert "/etc/systemd/system/rocketmq-proxy.service" in stdin and "/dev/tcp/$1/8081" in stdin
+        assert 'exec /bin/bash "$ROCKETMQ_HOME/bin/mqproxy" -pc /etc/rocketmq/proxy.json' in stdin
+    assert len(run.outputs["proxyEndpoints"]) == 2 and all(e.endswith(":8081") for e in run.outputs["proxyEndpoints"])
+    assert len(run.outputs["metricsTargets"]) == 4  # two brokers, two proxies
+    # Proxies restart after every broker, one at a time.
+    chain = [c.name for c in rollouts(run)]
+    assert chain[-2:] == ["rocketmq-proxy-proxy-1-rollout", "rocketmq-proxy-proxy-2-rollout"]
+
+
+def test_cluster_proxies_on_hosts_are_the_hosts_marked_proxy() -> None:
+    hosts = [dict(h) for h in HOSTS_BY_MODE["multi-master"]]
+    hosts[2]["proxy"] = True  # peer3: a name server too
+    hosts.append({"name": "peer9", "address": "192.0.2.19", "proxy": True})
+    run = run_main_program(hosts_stack("multi-master", hosts, proxy="cluster"), ["sshPrivateKey"])
+    assert sorted(run.outputs["proxyEndpoints"]) == ["192.0.2.13:8081", "192.0.2.19:8081"]
+    assert {c.name for c in _proxy_commands(run) if not c.name.endswith("-rollout")} == {
+        "rocketmq-proxy-peer3",
+        "rocketmq-proxy-peer9",
+    }
+    assert "rocketmq-namesrv-peer3" in {c.name for c in namesrv_commands(run)}
+
+
+def test_cluster_proxies_on_target_local_get_their_own_ports() -> None:
+    cfg = parse_config(local_stack("master-slave-async", proxy="cluster", metrics=True, brokerGroups=2))
+    plan = plan_cluster(cfg)
+    proxies = plan.proxy_hosts
+    assert [(h.proxy_ports.grpc, h.proxy_ports.remoting, h.metrics_port, h.ssh_port) for h in proxies] == [  # type: ignore[union-attr]
+        (18081, 18080, 18082, 20400),
+        (18091, 18090, 18092, 20401),
+    ]
+    opened = [port for h in plan.hosts for port in (h.ssh_port, *h.listen_ports)]
+    assert len(opened) == len(set(opened))

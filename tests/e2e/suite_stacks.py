@@ -44,6 +44,8 @@ EXTRA_BROKER_PROPERTIES: dict[str, dict[str, str]] = {"master-slave-async": {"au
 # RocketMQ's Prometheus exporter (`metrics: true`, 5.x only) from the first up, in the lifecycle that
 # stays on 5.x; the exporter's port on hosts (RocketMQ's default).
 METRICS_MODES = frozenset({"single-master"})
+# Proxies on hosts of their own (proxy: cluster, tests/e2e/proxy_scenario.py), on hosts the layout leaves free.
+PROXY_HOSTS = {"single-master": ("n2", "n3")}
 METRICS_PORT = 5557
 
 # Day-2 changes under traffic (tests/e2e/scale_scenario.py) on hosts a mode's layout leaves free:

@@ -8,7 +8,6 @@ failed. Hosts are fresh per mode and torn down on failure too.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from components.config_rocketmq5 import DEFAULT_PROXY_GRPC_PORT as PROXY_GRPC_PORT
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
@@ -34,6 +32,8 @@ from tests.e2e.cluster_harness import (
     wait_for_cluster,
     wait_until,
 )
+from tests.e2e.failure_scenario import a_broker_that_never_becomes_healthy_fails_up
+from tests.e2e.proxy_scenario import PROXY_UNIT, proxies_in_the_brokers, proxies_of_their_own
 from tests.e2e.scale_scenario import (
     RunningCluster,
     add_a_name_server,
@@ -48,6 +48,7 @@ from tests.e2e.suite_stacks import (
     LAYOUTS,
     METRICS_MODES,
     METRICS_PORT,
+    PROXY_HOSTS,
     RELEASE_ROUND_TRIP,
     ROUTE_REFRESH_SECONDS,
     SCALE_OUT,
@@ -62,7 +63,7 @@ from tests.e2e.suite_stacks import (
 )
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
-from tests.e2e.traffic import consume, produce, sdk_round_trip
+from tests.e2e.traffic import consume, produce
 
 pytestmark = pytest.mark.e2e
 
@@ -160,16 +161,9 @@ def test_cluster_lifecycle(
     else:
         assert outputs["metricsTargets"] == [], outputs["metricsTargets"]
     if rocketmq_dist.is_5x(first_version):
-        # -- 5.x's default proxy in every broker: RocketMQ 5's gRPC SDK sends and receives through proxyEndpoints
-        assert sorted(outputs["proxyEndpoints"]) == sorted(
-            f"{a.split(':')[0]}:{PROXY_GRPC_PORT}" for _, _, a in expected
-        )
-        sdk_topic = topic + "_SDK"  # of its own: later steps count what the first topic holds
-        create_topic(net, probe, namesrv, "DefaultCluster", sdk_topic)
-        sdk_round_trip(net, outputs["proxyEndpoints"], sdk_topic, group="e2e-sdk", count=MESSAGES)
-        for target in outputs["metricsTargets"]:
-            # The proxy in a broker's JVM reports through the broker's exporter.
-            assert prometheus_samples(net, target).get("rocketmq_proxy_up", 0) >= 1, f"no rocketmq_proxy_up at {target}"
+        # -- 5.x's default proxy in every broker (tests/e2e/proxy_scenario.py)
+        create_topic(net, probe, namesrv, "DefaultCluster", topic + "_SDK")  # later steps count what topic holds
+        proxies_in_the_brokers(net, outputs, expected, topic=topic + "_SDK", messages=MESSAGES)
     else:
         assert outputs["proxyEndpoints"] == [], outputs["proxyEndpoints"]
 
@@ -250,6 +244,18 @@ def test_cluster_lifecycle(
         journal = net.ssh(host, "sudo -n journalctl --no-pager -u rocketmq-broker.service", check=True).stdout
         assert "InaccessibleObjectException" not in journal, f"{host}: {journal[-3000:]}"
     consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
+    if mode in PROXY_HOSTS:
+        # -- proxies on hosts of their own (tests/e2e/proxy_scenario.py)
+        proxies_of_their_own(
+            net,
+            stack,
+            hosts=stack_hosts(mode, net),
+            proxy_hosts=PROXY_HOSTS[mode],
+            broker_hosts=broker_hosts,
+            topic=topic + "_SDK",
+            messages=MESSAGES,
+            metrics_port=METRICS_PORT if mode in METRICS_MODES else None,
+        )
 
     if mode in RELEASE_ROUND_TRIP:
         other = RELEASE_ROUND_TRIP[mode]
@@ -298,7 +304,9 @@ def test_cluster_lifecycle(
     consume(net, client_classpath, namesrv, topic, group="e2e-after-reboot", count=2 * MESSAGES)
 
     if mode == "single-master":
-        _broker_that_never_becomes_healthy_fails_up(net, stack, victim, probe=probe, namesrv=namesrv, expected=expected)
+        a_broker_that_never_becomes_healthy_fails_up(
+            net, stack, victim, probe=probe, namesrv=namesrv, expected=expected
+        )
 
     if mode == "master-slave-async":
         # -- stop a master: a group that read from it resumes on its slave, nothing re-read or skipped
@@ -339,64 +347,18 @@ def test_cluster_lifecycle(
 
     # -- destroy: services stopped and disabled on every host
     stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
-    for placement in LAYOUTS[mode]:
-        host = net.host(placement["host"])
-        for unit in ("rocketmq-namesrv.service", "rocketmq-broker.service"):
+    for name in [p["host"] for p in LAYOUTS[mode]] + list(PROXY_HOSTS.get(mode, ())):
+        host = net.host(name)
+        for unit in ("rocketmq-namesrv.service", "rocketmq-broker.service", PROXY_UNIT):
             assert net.ssh(host, f"systemctl is-active {unit}").stdout.strip() != "active", f"{unit} on {host}"
             assert net.ssh(host, f"systemctl is-enabled {unit}").stdout.strip() != "enabled", f"{unit} on {host}"
         assert "java" not in net.ssh(host, "ps -u rocketmq -o args= || true").stdout
-
-
-def _broker_that_never_becomes_healthy_fails_up(
-    net: TestNetwork, stack: PulumiStack, host: Any, *, probe: Any, namesrv: str, expected: set[tuple[str, int, str]]
-) -> None:
-    """Something else holds the broker's port when the program restarts it: the broker exits at
-    every start, `up` fails naming the host with the log lines that show why, leaves no process
-    of its own behind, and the next `up` after the port is free heals the cluster."""
-    squatter = "e2e-port-squatter"
-    net.ssh(host, "sudo -n systemctl stop rocketmq-broker.service", check=True)
-    net.ssh(
-        host,
-        f"sudo -n systemd-run --quiet --unit={squatter} python3 -m http.server --bind 0.0.0.0 {BROKER_PORT}",
-        check=True,
-    )
-    try:
-        wait_until(
-            lambda: net.ssh(host, f"ss -Htln sport = :{BROKER_PORT}").stdout.strip() != "",
-            30,
-            f"something to listen on {host}:{BROKER_PORT}",
-        )
-        stack.set_config({"readyTimeoutSeconds": 30})
-        failed = stack.up(check=False)
-        output = failed.stdout + failed.stderr
-        assert failed.returncode != 0, output
-        assert f"on {host.name} ({host.address}) is not healthy" in output, output
-        assert "Address already in use" in output, output  # the cause, from the broker's own output
-        assert "----- journal of rocketmq-broker.service" in output, output
-        assert not _pids_with_cwd(stack.project), "processes of the failed up still run"
-    finally:
-        net.ssh(host, f"sudo -n systemctl stop {squatter}")
-    stack.set_config({"readyTimeoutSeconds": 180})
-    stack.up()
-    wait_for_cluster(net, probe, namesrv, expected)
 
 
 def _messages_in(net: TestNetwork, target: str) -> float:
     """What RocketMQ's rocketmq_messages_in_total counter says, whatever unit suffix the exporter adds."""
     samples = prometheus_samples(net, target)
     return sum(value for name, value in samples.items() if name.startswith("rocketmq_messages_in"))
-
-
-def _pids_with_cwd(directory: Path) -> list[int]:
-    """Processes on this machine working in ``directory`` (the engine's plugins run there)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and Path(os.readlink(entry / "cwd")) == directory:
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
 
 
 def _new_jvm(net: TestNetwork, host: Any, old_pid: int) -> bool:

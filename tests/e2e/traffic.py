@@ -56,22 +56,50 @@ def consume(
     return rocketmq_dist.keys_in(result.stdout, "GOT")
 
 
+@dataclass(frozen=True)
+class SdkRoundTrip:
+    """What RocketMQ 5's gRPC SDK saw sending and receiving through proxies (ProxyCheck roundtrip)."""
+
+    sent: int  # acknowledged by a proxy
+    failed: int  # a send that failed after the SDK's retries
+    received: int
+    lost: int  # acknowledged, never received
+    duplicates: int
+    receive_errors: int
+    output: str
+
+
 def sdk_round_trip(
-    net: TestNetwork | None, endpoints: list[str], topic: str, *, group: str, count: int, timeout_s: int = 120
-) -> int:
-    """RocketMQ 5's gRPC SDK sends ``count`` messages through the proxies at ``endpoints`` and
-    receives every one of them (ProxyCheck roundtrip); returns how many arrived twice."""
-    argv = rocketmq_dist.sdk_client_command(
-        rocketmq_dist.build_sdk_client(), "roundtrip", ";".join(endpoints), topic, group, str(count), str(timeout_s)
-    )
+    net: TestNetwork | None,
+    endpoints: list[str],
+    topic: str,
+    *,
+    group: str,
+    count: int,
+    timeout_s: int = 120,
+    per_second: int = 0,
+) -> SdkRoundTrip:
+    """RocketMQ 5's gRPC SDK sends ``count`` messages through the proxies at ``endpoints`` (paced to
+    ``per_second``, if given) and receives them; fails when an acknowledged message was lost."""
+    args = ["roundtrip", ";".join(endpoints), topic, group, str(count), str(timeout_s), str(per_second)]
+    argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
     run = subprocess.run if net is None else net.run_in_control
-    result = run(argv, capture_output=True, text=True, timeout=timeout_s + 180)
+    result = run(argv, capture_output=True, text=True, timeout=timeout_s + count // max(per_second, 1) + 180)
     output = result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.returncode == 0, output
-    assert f"SENT {count} 0" in result.stdout and f"RECEIVED {count}" in result.stdout, output
-    found = re.search(r"^DUPLICATES (\d+)$", result.stdout, re.MULTILINE)
-    assert found, output
-    return int(found.group(1))
+    figures = dict(re.findall(r"^(SENT|RECEIVED|LOST|DUPLICATES|RECEIVE-ERRORS) (\d+)", result.stdout, re.MULTILINE))
+    failed = re.search(r"^SENT \d+ (\d+)$", result.stdout, re.MULTILINE)
+    assert failed and len(figures) == 5, output
+    trip = SdkRoundTrip(
+        sent=int(figures["SENT"]),
+        failed=int(failed.group(1)),
+        received=int(figures["RECEIVED"]),
+        lost=int(figures["LOST"]),
+        duplicates=int(figures["DUPLICATES"]),
+        receive_errors=int(figures["RECEIVE-ERRORS"]),
+        output=output,
+    )
+    assert result.returncode == 0 and trip.lost == 0, output
+    return trip
 
 
 @dataclass(frozen=True)

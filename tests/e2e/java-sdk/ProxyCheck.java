@@ -2,12 +2,14 @@
  * RocketMQ 5's Java SDK (rocketmq-client-java, gRPC) through the proxy, for
  * the rocketmq-pulumi end-to-end tests.
  *
- *   ProxyCheck roundtrip <endpoints> <topic> <group> <count> <timeoutSeconds>
+ *   ProxyCheck roundtrip <endpoints> <topic> <group> <count> <timeoutSeconds> [<perSecond>]
  *       starts a SimpleConsumer of <group> on <topic>, sends <count> keyed
- *       messages (sync), then receives and acknowledges until every sent key
- *       arrived or the timeout passed.  Prints "SENT <ok> <failed>",
- *       "RECEIVED <distinct of this run>" and "DUPLICATES <n>"; exit 0 iff
- *       nothing failed and every sent message arrived.
+ *       messages (sync; <perSecond> a second if given), then receives and
+ *       acknowledges until every acknowledged key arrived or the timeout
+ *       passed.  Prints "SENT <ok> <failed>", "RECEIVED <distinct of this
+ *       run>", "LOST <acknowledged, never received>", "DUPLICATES <n>" and
+ *       "RECEIVE-ERRORS <n>" (a receive that failed, e.g. its proxy stopped;
+ *       the next one goes on); exit 0 iff nothing acknowledged was lost.
  *
  * <endpoints>: proxies' host:port, several separated by ';' (the output
  * proxyEndpoints).  Keys start with a per-run prefix, so messages left on the
@@ -40,16 +42,19 @@ public final class ProxyCheck {
     }
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 6 || !args[0].equals("roundtrip")) {
-            System.err.println("usage: ProxyCheck roundtrip <endpoints> <topic> <group> <count> <timeoutSeconds>");
+        if (args.length < 6 || args.length > 7 || !args[0].equals("roundtrip")) {
+            System.err.println(
+                "usage: ProxyCheck roundtrip <endpoints> <topic> <group> <count> <timeoutSeconds> [<perSecond>]");
             System.exit(2);
         }
-        int status = roundtrip(args[1], args[2], args[3], Integer.parseInt(args[4]), Long.parseLong(args[5]));
+        int perSecond = args.length == 7 ? Integer.parseInt(args[6]) : 0;
+        int status = roundtrip(args[1], args[2], args[3], Integer.parseInt(args[4]), Long.parseLong(args[5]),
+            perSecond);
         System.exit(status);
     }
 
-    private static int roundtrip(String endpoints, String topic, String group, int count, long timeoutSeconds)
-        throws Exception {
+    private static int roundtrip(String endpoints, String topic, String group, int count, long timeoutSeconds,
+        int perSecond) throws Exception {
         ClientServiceProvider provider = ClientServiceProvider.loadService();
         ClientConfiguration configuration = ClientConfiguration.newBuilder()
             .setEndpoints(endpoints)
@@ -61,6 +66,7 @@ public final class ProxyCheck {
         Set<String> received = ConcurrentHashMap.newKeySet();
         int duplicates = 0;
         int failed = 0;
+        int receiveErrors = 0;
         try (SimpleConsumer consumer = provider.newSimpleConsumerBuilder()
             .setClientConfiguration(configuration)
             .setConsumerGroup(group)
@@ -73,7 +79,15 @@ public final class ProxyCheck {
                 .setClientConfiguration(configuration)
                 .setTopics(topic)
                 .build()) {
+                long started = System.currentTimeMillis();
                 for (int i = 0; i < count; i++) {
+                    if (perSecond > 0) {
+                        long due = started + i * 1000L / perSecond;
+                        long wait = due - System.currentTimeMillis();
+                        if (wait > 0) {
+                            Thread.sleep(wait);
+                        }
+                    }
                     String key = run + "-" + i;
                     Message message = provider.newMessageBuilder()
                         .setTopic(topic)
@@ -93,7 +107,16 @@ public final class ProxyCheck {
             System.out.println("SENT " + sent.size() + " " + failed);
             long deadline = System.currentTimeMillis() + timeoutSeconds * 1000;
             while (!received.containsAll(sent) && System.currentTimeMillis() < deadline) {
-                List<MessageView> messages = consumer.receive(32, INVISIBLE);
+                List<MessageView> messages;
+                try {
+                    messages = consumer.receive(32, INVISIBLE);
+                } catch (Exception e) {
+                    if (++receiveErrors <= MAX_ERRORS_SHOWN) {
+                        System.out.println("RECEIVE-ERROR " + e);
+                    }
+                    Thread.sleep(500);
+                    continue;
+                }
                 for (MessageView view : messages) {
                     for (String key : view.getKeys()) {
                         if (key.startsWith(run + "-") && !received.add(key)) {
@@ -104,9 +127,14 @@ public final class ProxyCheck {
                 acknowledge(consumer, messages);
             }
         }
+        Set<String> lost = ConcurrentHashMap.newKeySet();
+        lost.addAll(sent);
+        lost.removeAll(received);
         System.out.println("RECEIVED " + received.size());
+        System.out.println("LOST " + lost.size());
         System.out.println("DUPLICATES " + duplicates);
-        return failed == 0 && received.containsAll(sent) ? 0 : 1;
+        System.out.println("RECEIVE-ERRORS " + receiveErrors);
+        return lost.isEmpty() ? 0 : 1;
     }
 
     private static void acknowledge(SimpleConsumer consumer, List<MessageView> messages) throws Exception {
