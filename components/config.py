@@ -76,7 +76,7 @@ LOCAL_SSH_USER = "deploy"
 CONFIG_KEYS = frozenset(
     {
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
-        "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap",
+        "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap", "proxyHeap",
         "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
         "metrics", "metricsPort", "proxy", "proxyGrpcPort", "proxyRemotingPort", "proxyHosts",
         # topics and consumer groups as code (components/config_topics.py)
@@ -105,6 +105,7 @@ class HeapSettings:
 
     name_server: str | None = None
     broker: str | None = None
+    proxy: str | None = None  # proxies of their own (proxy: cluster)
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     heap = HeapSettings(
         name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
         broker=check.heap("brokerHeap", r.get("brokerHeap")),
+        proxy=check.heap("proxyHeap", r.get("proxyHeap")),
     )
     store_path = check.pattern(
         "storePath", r.get("storePath", "/data/rocketmq/store"), _ABS_PATH, "an absolute path of plain characters"

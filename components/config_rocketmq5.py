@@ -105,6 +105,10 @@ def _proxy_hosts(r: _Reader, mode: str, target: str, hosts: tuple[HostSpec, ...]
     raw = r.get("proxyHosts", "auto")
     placed = [i for i, spec in enumerate(hosts) if spec.proxy]
     if mode != "cluster":
+        if r.get("proxyHeap", "auto") != "auto":
+            raise ConfigError(
+                "proxyHeap", f"sizes proxies on hosts of their own, only with proxy: cluster; proxy is {mode}"
+            )
         if placed:
             raise ConfigError(
                 f"hosts[{placed[0]}].proxy", f"runs a proxy host only with proxy: cluster; proxy is {mode}"

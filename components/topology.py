@@ -279,7 +279,7 @@ def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
         listen_port = LOCAL_BROKER_PORT_BASE + 100 * g + 10 * b
         metrics_port = None if cfg.metrics_port is None else listen_port + LOCAL_METRICS_PORT_OFFSET
         proxy_ports = None
-        if cfg.proxy is not None:
+        if cfg.proxy is not None and cfg.proxy.mode == "local":
             proxy_ports = ProxyPorts(
                 grpc=listen_port + LOCAL_PROXY_GRPC_PORT_OFFSET, remoting=listen_port + LOCAL_PROXY_REMOTING_PORT_OFFSET
             )

@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,10 +157,24 @@ echo "2026-12-02T00:00:00 n1 start[42]: java.net.BindException: Address already 
 """
 
 
-def _rollout(tmp_path: Path, cluster_info: Path, namesrv: str) -> subprocess.CompletedProcess[str]:
-    cfg = parse_config(hosts_stack("single-master", readyTimeoutSeconds=30))
+def _rollout(
+    tmp_path: Path,
+    cluster_info: Path,
+    namesrv: str,
+    *,
+    address: str = "10.0.0.9",
+    proxy_port: int | None = None,
+    health_only: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """A broker's rolling restart (with a proxy on `proxy_port`, else none); with `health_only`,
+    only its health check, called with that argument."""
+    proxy: dict[str, Any] = {"proxy": "none"} if proxy_port is None else {"proxyGrpcPort": proxy_port}
+    cfg = parse_config(hosts_stack("single-master", readyTimeoutSeconds=30, **proxy))
     node = plan_cluster(cfg).broker_nodes[0]
-    script = rendering.render_broker_rollout(cfg, node, "n1", "10.0.0.9", namesrv, master_endpoint=None)
+    script = rendering.render_broker_rollout(cfg, node, "n1", address, namesrv, master_endpoint=None)
+    if health_only is not None:
+        end = "# --- end of health checks ---\n"
+        script = script[: script.index(end) + len(end)] + f"wait_healthy {health_only}\n"
     state, bin_dir, logs = tmp_path / "state", tmp_path / "bin", tmp_path / "logs"
     for directory in (state, bin_dir, logs):
         directory.mkdir()
@@ -200,6 +215,54 @@ def test_a_broker_that_never_registers_fails_naming_the_host_with_its_logs(
     assert "Address already in use" in error  # the journal's explanation
     assert "registerBroker to name server failed" in error  # and the broker's own log
     assert (tmp_path / "state" / "restart-pending-broker").exists(), "a failed restart stays pending"
+
+
+@pytest.fixture
+def local_broker(name_server: _Server) -> _Server:
+    name_server.body = _cluster_info_body({"broker-a": {0: "127.0.0.1:10911"}})
+    return name_server
+
+
+def test_a_restarted_broker_with_a_proxy_is_healthy_once_the_proxy_answers(
+    tmp_path: Path, cluster_info: Path, local_broker: _Server
+) -> None:
+    with socket.socket() as proxy:
+        proxy.bind(("127.0.0.1", 0))
+        proxy.listen()
+        port = proxy.getsockname()[1]
+        result = _rollout(tmp_path, cluster_info, local_broker.address, address="127.0.0.1", proxy_port=port)
+    assert result.returncode == 0, result.stderr
+    assert f"its proxy answers on 127.0.0.1:{port}" in result.stdout + result.stderr
+
+
+def test_a_restarted_broker_whose_proxy_never_answers_fails(
+    tmp_path: Path, cluster_info: Path, local_broker: _Server
+) -> None:
+    port = _free_port()
+    result = _rollout(tmp_path, cluster_info, local_broker.address, address="127.0.0.1", proxy_port=port)
+    assert result.returncode != 0
+    assert f"is not healthy: the proxy does not answer on 127.0.0.1:{port}" in result.stderr, result.stderr
+
+
+def test_a_broker_running_older_files_is_not_asked_for_a_proxy(
+    tmp_path: Path, cluster_info: Path, local_broker: _Server
+) -> None:
+    """The configure step leaves a running broker on its older files (4.9.x, or proxy none) until the
+    rolling restart: its health is what those files made, without the new proxy."""
+    port = _free_port()
+    result = _rollout(
+        tmp_path, cluster_info, local_broker.address, address="127.0.0.1", proxy_port=port, health_only="older-files"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "proxy" not in result.stdout + result.stderr
+    configure = rendering.render_broker_script(
+        parse_config(hosts_stack("single-master")),
+        plan_cluster(parse_config(hosts_stack("single-master"))).broker_nodes[0],
+        "n1",
+        "10.0.0.9",
+        "10.0.0.1:9876",
+    )
+    assert "if [[ -f $RESTART_PENDING ]]; then wait_healthy older-files; else wait_healthy; fi" in configure
 
 
 def test_cluster_info_is_clean_python(tmp_path: Path) -> None:

@@ -158,7 +158,8 @@ def test_the_local_stack_in_the_repository() -> None:
     cfg = parse_config(stack, secret_keys=frozenset())
     assert cfg.target == "local" and cfg.mode.value == "master-slave-async"
     assert (cfg.heap.name_server, cfg.heap.broker) == ("128m", "256m")
-    assert [h.key for h in plan_cluster(cfg).hosts] == ["ns-1", "broker-a-0", "broker-a-1"]
+    assert [h.key for h in plan_cluster(cfg).hosts] == ["ns-1", "broker-a-0", "broker-a-1", "proxy-1"]
+    assert cfg.proxy is not None and (cfg.proxy.mode, cfg.proxy.hosts) == ("cluster", 1)
 
 
 def test_the_topology_picture_shows_the_local_ports() -> None:
@@ -179,3 +180,4 @@ def test_scripts_topology_draws_the_local_stack() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "ns-1 nspawn machine, ssh 127.0.0.1:20022<br/>name server :19876" in result.stdout
+    assert "proxy-1 nspawn machine, ssh 127.0.0.1:20400<br/>proxy gRPC :18081" in result.stdout

@@ -69,6 +69,12 @@ BAD_INPUTS = [
         "may carry a name server but no broker",
     ),
     (
+        "proxy heap without proxy hosts",
+        aws_stack("multi-master", proxyHeap="1g"),
+        "rocketmq:proxyHeap",
+        "only with proxy: cluster",
+    ),
+    (
         "too many proxy hosts",
         aws_stack("multi-master", proxy="cluster", proxyHosts=10),
         "rocketmq:proxyHosts",
@@ -238,7 +244,7 @@ def _proxy_commands(run: Any) -> list[Registered]:
 
 
 def test_cluster_proxies_run_on_hosts_of_their_own_on_aws() -> None:
-    run = run_main_program(aws_stack("multi-master", proxy="cluster", metrics=True), ["sshPrivateKey"])
+    run = run_main_program(aws_stack("multi-master", proxy="cluster", metrics=True, proxyHeap="1g"), ["sshPrivateKey"])
     instances = {i.name: i.inputs for i in run.mocks.of_type("aws:ec2/instance:Instance")}
     assert {name: inputs["instanceType"] for name, inputs in instances.items() if "proxy" in name} == {
         "rocketmq-proxy-1": "t3.medium",
@@ -247,6 +253,10 @@ def test_cluster_proxies_run_on_hosts_of_their_own_on_aws() -> None:
     assert all("proxy" not in v.name for v in run.mocks.of_type("aws:ebs/volume:Volume"))  # no store
     for command in broker_commands(run):
         assert "PROXY_CONFIG" not in _script_env(command)  # the brokers run none of their own
+    assert all(
+        node.proxy_ports is None
+        for node in plan_cluster(parse_config(aws_stack("multi-master", proxy="cluster"))).broker_nodes
+    )
     configure = [c for c in _proxy_commands(run) if not c.name.endswith("-rollout")]
     assert sorted(c.name for c in configure) == ["rocketmq-proxy-proxy-1", "rocketmq-proxy-proxy-2"]
     for command in configure:
@@ -260,6 +270,7 @@ def test_cluster_proxies_run_on_hosts_of_their_own_on_aws() -> None:
         }
         stdin = command.inputs["stdin"]
         assert "/etc/systemd/system/rocketmq-proxy.service" in stdin and "/dev/tcp/$1/8081" in stdin
+        assert 'HEAP="1g"' in (written_file(command, "/etc/rocketmq/proxy.env") or "")
         assert 'exec /bin/bash "$ROCKETMQ_HOME/bin/mqproxy" -pc /etc/rocketmq/proxy.json' in stdin
     assert len(run.outputs["proxyEndpoints"]) == 2 and all(e.endswith(":8081") for e in run.outputs["proxyEndpoints"])
     assert len(run.outputs["metricsTargets"]) == 4  # two brokers, two proxies
@@ -289,5 +300,6 @@ def test_cluster_proxies_on_target_local_get_their_own_ports() -> None:
         (18081, 18080, 18082, 20400),
         (18091, 18090, 18092, 20401),
     ]
+    assert all(node.proxy_ports is None for node in plan.broker_nodes)  # none in the brokers
     opened = [port for h in plan.hosts for port in (h.ssh_port, *h.listen_ports)]
     assert len(opened) == len(set(opened))

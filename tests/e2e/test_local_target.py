@@ -1,7 +1,7 @@
 """Real end-to-end of target local: the README's main command, `scripts/pulumi.sh up` of the
 repository's local stack (in a copy of the program, with the real Pulumi engine), which boots its own systemd-nspawn machines on this machine and deploys RocketMQ onto
 them; RocketMQ's own client produces and consumes 1,000 messages through namesrvAddr on
-127.0.0.1; a machine rebooted from inside comes back; a second `up` changes nothing; `destroy`
+127.0.0.1, and RocketMQ 5's gRPC SDK 1,000 more through the proxy machine; a machine rebooted from inside comes back; a second `up` changes nothing; `destroy`
 leaves no machine, process, mount, cgroup, namespace or file behind.
 
 Run it alone (machines share this machine's loopback ports), under the e2e lock:
@@ -29,14 +29,14 @@ from localhosts.system import CGROUP_ROOT, mountpoints
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PROJECT_ROOT, PulumiStack, copy_program, engine_environment
 from tests.e2e.testhosts import DEFAULT_PREFIX
-from tests.e2e.traffic import consume, produce
+from tests.e2e.traffic import consume, produce, sdk_round_trip
 
 pytestmark = pytest.mark.e2e
 
 STACK = "e2elocal"  # its own machine names and state; the ports are the local stack's
 MESSAGES = 1000
-MACHINES = ("ns-1", "broker-a-0", "broker-a-1")
-PORTS = (20022, 20100, 20101, 19876, 20909, 20911, 20912, 20919, 20921, 20922)
+MACHINES = ("ns-1", "broker-a-0", "broker-a-1", "proxy-1")
+PORTS = (20022, 20100, 20101, 20400, 19876, 20909, 20911, 20912, 20919, 20921, 20922, 18080, 18081)
 
 
 def _require_root_and_tools() -> None:
@@ -127,6 +127,15 @@ def test_local_stack_lifecycle(tmp_path: Path) -> None:
         assert "success" in topic.lower(), topic
         produce(None, classpath, namesrv, "E2E_LOCAL", MESSAGES)
         consume(None, classpath, namesrv, "E2E_LOCAL", group="e2e-local", count=MESSAGES)
+
+        # -- RocketMQ 5's gRPC SDK, through the proxy machine on 127.0.0.1
+        assert outputs["proxyEndpoints"] == [f"{LOCAL_ADDRESS}:18081"]
+        topic = _in_machine(
+            specs["ns-1"], *mqadmin, "updateTopic", "-n", namesrv, "-c", "DefaultCluster", "-t", "E2E_LOCAL_SDK"
+        )
+        assert "success" in topic.lower(), topic
+        trip = sdk_round_trip(None, outputs["proxyEndpoints"], "E2E_LOCAL_SDK", group="e2e-local-sdk", count=MESSAGES)
+        assert (trip.sent, trip.failed, trip.received) == (MESSAGES, 0, MESSAGES), trip.output
 
         # -- `systemctl reboot` inside a machine: its supervisor boots it again, the slave comes back
         slave = specs["broker-a-1"]
