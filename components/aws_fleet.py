@@ -70,6 +70,8 @@ class AwsFleet(pulumi.ComponentResource):
         settings = args.settings
         # Every broker's exporter listens on the same port on aws (rocketmq:metricsPort).
         self._metrics_port = next((n.metrics_port for n in args.plan.broker_nodes), None)
+        # master-slave-auto: the controllers' port, between the cluster's own hosts only.
+        self._controller_port = next((h.controller_port for h in args.plan.controller_hosts), None)
         # The proxy's ports: in each broker (proxy local) or on hosts of its own (cluster).
         self._proxy_ports = next(
             (
@@ -201,7 +203,7 @@ class AwsFleet(pulumi.ComponentResource):
                 to_port=port,
                 self=True,
             )
-            for port in ALL_ROCKETMQ_PORTS
+            for port in (*ALL_ROCKETMQ_PORTS, *([self._controller_port] if self._controller_port else []))
         ]
         client_ports = [(f"RocketMQ {port}", port) for port in CLIENT_PORTS]
         if self._proxy_ports is not None:
@@ -303,7 +305,8 @@ class AwsFleet(pulumi.ComponentResource):
                 ),
             )
             ssh_host = public.public_ip
-        if planned.broker is None:
+        # A controller's Raft log is state, like a broker's store: both get a volume of their own.
+        if planned.broker is None and planned.controller_port is None:
             return HostEndpoint(
                 planned.key,
                 ssh_host,

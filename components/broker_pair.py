@@ -5,10 +5,14 @@ Each broker is two steps: configure (write its files; start it when it is not ru
 parallel on a new cluster) and a rolling restart (restart it only when configure left it running
 older files). The rolling restarts form one chain across the whole cluster, slaves before their
 master, each waiting until its broker is registered again (and a slave has caught up with its
-master) before the next one starts: at most one broker of the cluster is down at a time."""
+master) before the next one starts: at most one broker of the cluster is down at a time.
+
+In master-slave-auto the controllers elect the master and give the ids: a broker is checked by
+name and address, and a step whose broker is master when it runs hands the role over first."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +36,8 @@ class BrokerPairArgs:
     name_servers: Sequence[pulumi.Resource]
     # The rolling restart before this group's (the previous group's, or the name servers').
     rollout_after: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    # master-slave-auto: the controllers' address:port list, the brokers' controllerAddr.
+    controller_addr: pulumi.Input[str] = ""
 
 
 class BrokerPair(pulumi.ComponentResource):
@@ -67,11 +73,17 @@ class BrokerPair(pulumi.ComponentResource):
             previous = [rollout]
         # Dependents (topics, consumer groups) wait for every step of every broker.
         self.services: list[remote.Command] = [*configured.values(), *self.rollouts]
+        # Every replica's address; in master-slave-auto the master is whichever replica the
+        # controllers elected, as the group's latest rolling-restart step to run found it.
+        self.replicas: pulumi.Output[list[str]] = pulumi.Output.all(*[at(n, n.listen_port) for n in args.group.nodes])
+        if args.group.master.elected:
+            self.master = _latest_master(self.rollouts)
         self.register_outputs(
             {
                 "brokerName": args.group.broker_name,
                 "master": self.master,
                 "slaves": self.slaves,
+                "replicas": self.replicas,
                 "metricsTargets": self.metrics_targets,
                 "proxyEndpoints": self.proxy_endpoints,
             }
@@ -80,8 +92,10 @@ class BrokerPair(pulumi.ComponentResource):
     @staticmethod
     def _script(args: BrokerPairArgs, node: BrokerNode) -> pulumi.Output[str]:
         host = args.hosts[node.host]
-        return pulumi.Output.all(host.private_address, args.namesrv_addr).apply(
-            lambda values: render_broker_script(args.cfg, node, host.key, values[0], values[1])
+        return pulumi.Output.all(host.private_address, args.namesrv_addr, args.controller_addr).apply(
+            lambda values: render_broker_script(
+                args.cfg, node, host.key, values[0], values[1], controller_addr=values[2]
+            )
         )
 
     def _configure(
@@ -107,10 +121,11 @@ class BrokerPair(pulumi.ComponentResource):
         after: Sequence[pulumi.Resource],
     ) -> remote.Command:
         host = args.hosts[node.host]
-        master = None if node.is_master else self.master
-        rollout = pulumi.Output.all(host.private_address, args.namesrv_addr, master).apply(
+        # In master-slave-auto the step finds the group's master itself when it runs.
+        master = None if node.is_master or node.elected else self.master
+        rollout = pulumi.Output.all(host.private_address, args.namesrv_addr, master, args.controller_addr).apply(
             lambda values: render_broker_rollout(
-                args.cfg, node, host.key, values[0], values[1], master_endpoint=values[2]
+                args.cfg, node, host.key, values[0], values[1], master_endpoint=values[2], controller_addr=values[3]
             )
         )
         return root_script(
@@ -121,3 +136,19 @@ class BrokerPair(pulumi.ComponentResource):
             depends_on=list(after),
             triggers=[*host.machine_triggers, script_digest(script)],
         )
+
+
+# What a master-slave-auto rolling-restart step prints last (templates/rollout.sh.j2).
+_MASTER_NOW = re.compile(r"^master-now (\d+) (\S+)$", re.MULTILINE)
+
+
+def latest_master(outputs: Sequence[str]) -> str:
+    """The master the latest of a group's rolling-restart steps to run reported ("" when none has)."""
+    seen = [(int(m.group(1)), m.group(2)) for text in outputs for m in _MASTER_NOW.finditer(text or "")]
+    return max(seen)[1] if seen else ""
+
+
+def _latest_master(rollouts: Sequence[remote.Command]) -> pulumi.Output[str]:
+    """The controllers may elect another master at any time: this is the master as of the last `up`
+    that ran one of the group's steps."""
+    return pulumi.Output.all(*[rollout.stdout for rollout in rollouts]).apply(latest_master)

@@ -129,15 +129,20 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 namesrv_addr=tier.namesrv_addr,
                 name_servers=tier.services,
                 rollout_after=rollout_after,
+                controller_addr=tier.controller_addr,
             ),
         )
         pairs.append(pair)
         rollout_after = pair.rollouts[-1:]
 
-    brokers = pulumi.Output.all(*[pulumi.Output.all(p.master, p.slaves) for p in pairs]).apply(
+    # master-slave-auto: the replicas, and the master the latest rolling restart found (it may change).
+    elected = cfg.mode.elects_masters
+    brokers = pulumi.Output.all(*[pulumi.Output.all(p.master, p.slaves, p.replicas) for p in pairs]).apply(
         lambda resolved: {
-            group.broker_name: {"master": master, "slaves": list(slaves)}
-            for group, (master, slaves) in zip(plan.groups, resolved, strict=True)
+            group.broker_name: {"master": master, "replicas": list(replicas)}
+            if elected
+            else {"master": master, "slaves": list(slaves)}
+            for group, (master, slaves, replicas) in zip(plan.groups, resolved, strict=True)
         }
     )
     admin_host = hosts[plan.groups[0].master.host]
@@ -158,7 +163,11 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
             broker_names=[group.broker_name for group in plan.groups],
             admin_host=admin_host,
             namesrv_addr=tier.namesrv_addr,
-            masters={group.broker_name: pair.master for group, pair in zip(plan.groups, pairs, strict=True)},
+            # master-slave-auto: "", each topic step asks the name servers for the master when it runs.
+            masters={
+                group.broker_name: "" if elected else pair.master
+                for group, pair in zip(plan.groups, pairs, strict=True)
+            },
             brokers=pairs,
         ),
     )

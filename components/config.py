@@ -34,10 +34,17 @@ class Mode(StrEnum):
     MULTI_MASTER = "multi-master"
     MASTER_SLAVE_ASYNC = "master-slave-async"
     MASTER_SLAVE_SYNC = "master-slave-sync"
+    # RocketMQ 5's controller mode: controllers (in the name servers) elect each group's master.
+    MASTER_SLAVE_AUTO = "master-slave-auto"
 
     @property
     def has_slaves(self) -> bool:
-        return self in (Mode.MASTER_SLAVE_ASYNC, Mode.MASTER_SLAVE_SYNC)
+        return self in (Mode.MASTER_SLAVE_ASYNC, Mode.MASTER_SLAVE_SYNC, Mode.MASTER_SLAVE_AUTO)
+
+    @property
+    def elects_masters(self) -> bool:
+        """Whether controllers, not the plan, decide which replica of a group is its master."""
+        return self is Mode.MASTER_SLAVE_AUTO
 
     @property
     def master_role(self) -> str:
@@ -56,6 +63,8 @@ MODE_DEFAULTS: dict[Mode, ModeDefaults] = {
     Mode.MULTI_MASTER: ModeDefaults(broker_groups=2, slaves_per_group=0, name_servers=3),
     Mode.MASTER_SLAVE_ASYNC: ModeDefaults(broker_groups=2, slaves_per_group=1, name_servers=3),
     Mode.MASTER_SLAVE_SYNC: ModeDefaults(broker_groups=2, slaves_per_group=1, name_servers=3),
+    # Three controllers (one in each name server) keep electing when one of them is down.
+    Mode.MASTER_SLAVE_AUTO: ModeDefaults(broker_groups=2, slaves_per_group=1, name_servers=3),
 }
 
 MAX_BROKER_GROUPS = 26  # broker-a .. broker-z
@@ -279,7 +288,14 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     if not mode.has_slaves and slaves != 0:
         raise ConfigError(
             "slavesPerGroup",
-            f"must be 0 in {mode.value} mode (use master-slave-async or master-slave-sync for slaves); got {slaves}",
+            f"must be 0 in {mode.value} mode (use master-slave-async, master-slave-sync or master-slave-auto "
+            f"for slaves); got {slaves}",
+        )
+    if mode.elects_masters and name_servers % 2 == 0:
+        raise ConfigError(
+            "nameServers",
+            f"must be odd in {mode.value} mode: each name server runs a controller, and an even number of "
+            f"controllers rides out no more failures than one fewer; got {name_servers} (3 is the default)",
         )
 
     cluster_name = check.pattern(
@@ -302,6 +318,12 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         )
     from components.config_rocketmq5 import parse_metrics, parse_proxy
 
+    if mode.elects_masters and release.version_tuple < (5, 0, 0):
+        raise ConfigError(
+            "version",
+            f"{release.version} cannot run {mode.value} mode: controllers that elect masters came with "
+            f"RocketMQ 5; use a 5.x version such as {DEFAULT_VERSION} (the default), or master-slave-async",
+        )
     metrics_port = parse_metrics(r, release)
     heap = HeapSettings(
         name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
@@ -334,7 +356,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     target, hosts, aws = parse_target(
         r, secret_keys, mode=mode, groups=broker_groups, slaves=slaves, name_servers=name_servers
     )
-    proxy = parse_proxy(r, release, metrics_port, brokers=broker_groups * (slaves + 1), hosts=hosts)
+    proxy = parse_proxy(r, release, metrics_port, mode=mode, brokers=broker_groups * (slaves + 1), hosts=hosts)
     if aws is not None and not (store_path + "/").startswith("/data/rocketmq/"):
         raise ConfigError(
             "storePath",

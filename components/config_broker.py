@@ -35,6 +35,9 @@ MANAGED_BROKER_KEYS = frozenset(
         "metricsExporterType",
         "metricsPromExporterHost",
         "metricsPromExporterPort",
+        # master-slave-auto: the brokers' controllers are the name servers'
+        "enableControllerMode",
+        "controllerAddr",
     }
 )
 

@@ -9,7 +9,7 @@ components/config_checks.py.
 from __future__ import annotations
 
 from components import config_checks as check
-from components.config import HostSpec, ProxySettings, ReleaseSettings, _Reader
+from components.config import HostSpec, Mode, ProxySettings, ReleaseSettings, _Reader
 from components.config_checks import ConfigError
 
 DEFAULT_METRICS_PORT = 5557  # RocketMQ's own default for metricsPromExporterPort
@@ -24,10 +24,10 @@ MAX_PROXY_HOSTS = 9
 def _extra_port(r: _Reader, key: str, default: int, taken: dict[int, str], *, on_local: str) -> int:
     """A port the program opens besides RocketMQ's own: clear of those, SSH and the ones in `taken`;
     on target local it is `on_local` instead, which only the default may stand for."""
-    from components.topology import ALL_ROCKETMQ_PORTS, SSH_PORT
+    from components.topology import ALL_ROCKETMQ_PORTS, CONTROLLER_PORT, SSH_PORT
 
     port = check.integer(key, r.get(key, default), 1024, 65535)
-    reserved = {*ALL_ROCKETMQ_PORTS, SSH_PORT}
+    reserved = {*ALL_ROCKETMQ_PORTS, CONTROLLER_PORT, SSH_PORT}
     if port in reserved:
         raise ConfigError(
             key,
@@ -60,17 +60,47 @@ def parse_metrics(r: _Reader, release: ReleaseSettings) -> int | None:
 
 
 def parse_proxy(
-    r: _Reader, release: ReleaseSettings, metrics_port: int | None, *, brokers: int, hosts: tuple[HostSpec, ...]
+    r: _Reader,
+    release: ReleaseSettings,
+    metrics_port: int | None,
+    *,
+    mode: Mode,
+    brokers: int,
+    hosts: tuple[HostSpec, ...],
 ) -> ProxySettings | None:
     """The proxy's settings, or None for `proxy: none`.
 
     `auto` (the default): `local` for 5.x, whose SDKs reach a cluster only through a proxy; `none`
-    for 4.9.x, which has no proxy, and for target local (see below)."""
+    for 4.9.x, which has no proxy, and for target local (see below). In master-slave-auto, where
+    a local proxy would follow its broker's changing role, `cluster` instead (on hosts: when some
+    host has `proxy: true`, else `none`)."""
     is_5x = release.version_tuple >= (5, 0, 0)
     target = r.get("target", "aws")
     default = "local" if is_5x and target != "local" else "none"
-    mode = check.choice("proxy", r.get("proxy", "auto"), ("auto", *PROXY_MODES))
-    mode = default if mode == "auto" else mode
+    if mode.elects_masters:
+        default = "cluster" if target != "hosts" or any(spec.proxy for spec in hosts) else "none"
+    chosen = check.choice("proxy", r.get("proxy", "auto"), ("auto", *PROXY_MODES))
+    chosen = default if chosen == "auto" else chosen
+    if chosen == "local" and mode.elects_masters:
+        raise ConfigError(
+            "proxy",
+            f"local cannot serve {mode.value} mode: a local proxy serves only its own broker, and the "
+            "controllers move the master role between brokers; set proxy: cluster (proxies of their own) or none",
+        )
+    return _proxy_settings(r, release, metrics_port, chosen, target=target, brokers=brokers, hosts=hosts)
+
+
+def _proxy_settings(
+    r: _Reader,
+    release: ReleaseSettings,
+    metrics_port: int | None,
+    mode: str,
+    *,
+    target: str,
+    brokers: int,
+    hosts: tuple[HostSpec, ...],
+) -> ProxySettings | None:
+    is_5x = release.version_tuple >= (5, 0, 0)
     taken = {} if metrics_port is None else {metrics_port: "metricsPort"}
     grpc_port = _extra_port(r, "proxyGrpcPort", DEFAULT_PROXY_GRPC_PORT, taken, on_local="listenPort + 6")
     remoting_port = _extra_port(

@@ -55,6 +55,8 @@ def _q(value: object) -> str:
 
 def rocketmq_ports(planned: PlannedHost) -> list[tuple[str, int]]:
     ports = [("name server", planned.name_server_port)] if planned.name_server else []
+    if planned.controller_port is not None:
+        ports.append(("controller", planned.controller_port))
     if planned.broker is not None:
         fast, listen, ha = broker_ports(planned.broker.listen_port)
         ports += [("broker fast channel", fast), ("broker listenPort", listen), ("broker HA", ha)]

@@ -1,4 +1,5 @@
-"""NameServerTier: the RocketMQ name servers, as systemd services, checked to answer on their port.
+"""NameServerTier: the RocketMQ name servers, as systemd services, checked to answer on their port
+(in master-slave-auto each also runs a controller, checked to know the controllers' leader).
 
 Each name server is two steps: configure (write its files; start it when it is not running, in
 parallel on a new cluster) and a rolling restart (restart it only when configure left it running
@@ -15,7 +16,12 @@ from pulumi_command import remote
 
 from components.config import ClusterConfig
 from components.remote import root_script
-from components.rendering import render_namesrv_rollout, render_namesrv_script, render_stop_command
+from components.rendering import (
+    ControllerPeers,
+    render_namesrv_rollout,
+    render_namesrv_script,
+    render_stop_command,
+)
 from components.rocketmq_host import RocketMqHost
 from components.topology import endpoint, namesrv_addr
 
@@ -34,6 +40,24 @@ class NameServerTierArgs:
 class NameServerTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: NameServerTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketmq:index:NameServerTier", name, None, opts)
+        # master-slave-auto: a controller in each name server; together they are one Raft group.
+        controller_hosts = [host for host in args.hosts if host.planned.controller_port is not None]
+        controller_ports = [host.planned.controller_port for host in controller_hosts]
+        self.controllers: pulumi.Output[ControllerPeers | None] = pulumi.Output.all(
+            *[host.private_address for host in controller_hosts]
+        ).apply(
+            lambda addresses: (
+                ControllerPeers(
+                    tuple(endpoint(a, p) for a, p in zip(addresses, controller_ports, strict=True) if p is not None)
+                )
+                if addresses
+                else None
+            )
+        )
+        # What the brokers' controllerAddr says ("" without controllers).
+        self.controller_addr: pulumi.Output[str] = self.controllers.apply(
+            lambda peers: peers.controller_addr if peers else ""
+        )
         scripts = [self._script(args.cfg, host) for host in args.hosts]
         # What brokers wait for: every name server configured and answering.
         self.services: list[remote.Command] = [
@@ -61,13 +85,21 @@ class NameServerTier(pulumi.ComponentResource):
         self.namesrv_addr: pulumi.Output[str] = addresses.apply(
             lambda items: namesrv_addr(list(zip(items, ports, strict=True)))
         )
-        self.register_outputs({"namesrvAddr": self.namesrv_addr, "nameServers": self.endpoints})
+        self.register_outputs(
+            {"namesrvAddr": self.namesrv_addr, "nameServers": self.endpoints, "controllerAddr": self.controller_addr}
+        )
 
-    @staticmethod
-    def _script(cfg: ClusterConfig, host: RocketMqHost, *, rollout: bool = False) -> pulumi.Output[str]:
-        render = render_namesrv_rollout if rollout else render_namesrv_script
-        port = host.planned.name_server_port
-        return host.private_address.apply(lambda address: render(cfg, host.key, address, port))
+    def _script(self, cfg: ClusterConfig, host: RocketMqHost, *, rollout: bool = False) -> pulumi.Output[str]:
+        port, controller_port = host.planned.name_server_port, host.planned.controller_port
+        if rollout:
+            return host.private_address.apply(
+                lambda address: render_namesrv_rollout(cfg, host.key, address, port, controller_port=controller_port)
+            )
+        return pulumi.Output.all(host.private_address, self.controllers).apply(
+            lambda values: render_namesrv_script(
+                cfg, host.key, values[0], port, controllers=values[1], controller_port=controller_port
+            )
+        )
 
     def _configure(self, name: str, host: RocketMqHost, script: pulumi.Input[str]) -> remote.Command:
         return root_script(

@@ -145,9 +145,15 @@ def render_install_script(host_label: str, release: ReleaseSettings) -> str:
     )
 
 
-def render_broker_conf(cfg: ClusterConfig, node: BrokerNode, address: str, namesrv_addr: str) -> str:
+def render_broker_conf(
+    cfg: ClusterConfig, node: BrokerNode, address: str, namesrv_addr: str, controller_addr: str = ""
+) -> str:
+    """`controller_addr`: the controllers' address:port list (master-slave-auto)."""
+    if node.elected and not controller_addr:
+        raise ValueError(f"broker {node.label} is elected by controllers, but none was given")
     return render(
         "broker.conf.j2",
+        controller_addr=controller_addr,
         cluster_name=cfg.cluster_name,
         mode=cfg.mode.value,
         node=node,
@@ -181,11 +187,13 @@ def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool, e
     )
 
 
-def render_unit(role: str, store_path: str) -> str:
+def render_unit(role: str, store_path: str, *, keeps_state: bool = False) -> str:
+    """`keeps_state`: a name server whose controller keeps its log under `store_path`."""
     description = f"Apache {DESCRIPTIONS[role]}"
     return render(
         "rocketmq.service.j2",
         role=role,
+        needs_store=role == "broker" or keeps_state,
         description=description,
         rocketmq_home=ROCKETMQ_HOME,
         stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
@@ -203,10 +211,12 @@ def render_start_script(release: ReleaseSettings) -> str:
     )
 
 
-def _common_files(role: str, cfg: ClusterConfig, env_content: str) -> list[HostFile]:
+def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_state: bool = False) -> list[HostFile]:
     return [
         HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(cfg.release)),
-        HostFile(f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role, cfg.store_path)),
+        HostFile(
+            f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role, cfg.store_path, keeps_state=keeps_state)
+        ),
         HostFile(f"/etc/rocketmq/{role}.env", "0644", env_content),
     ]
 
@@ -247,20 +257,67 @@ def _service_script(
     )
 
 
-def render_namesrv_conf(port: int) -> str:
-    return render("namesrv.conf.j2", listen_port=port)
+@dataclass(frozen=True)
+class ControllerPeers:
+    """The controllers' Raft group (master-slave-auto): every controller's address:port, in id order."""
+
+    endpoints: tuple[str, ...]
+
+    def peers(self) -> str:
+        """controllerDLegerPeers: n0-address:port;n1-...; an id is a controller's place in the list."""
+        return ";".join(f"n{i}-{e}" for i, e in enumerate(self.endpoints))
+
+    @property
+    def controller_addr(self) -> str:
+        """The brokers' controllerAddr: a broker asks each controller which of them leads."""
+        return ";".join(self.endpoints)
 
 
-def render_namesrv_script(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
+def render_namesrv_conf(
+    cfg: ClusterConfig, port: int, controllers: ControllerPeers | None = None, self_endpoint: str = ""
+) -> str:
+    controller = None
+    if controllers is not None:
+        controller = {
+            "group": f"{cfg.cluster_name}-controllers",
+            "peers": controllers.peers(),
+            "self_id": f"n{controllers.endpoints.index(self_endpoint)}",
+            "store_path": f"{cfg.store_path}/controller",
+        }
+    return render("namesrv.conf.j2", listen_port=port, controller=controller)
+
+
+def render_namesrv_script(
+    cfg: ClusterConfig,
+    host_label: str,
+    address: str,
+    port: int = NAME_SERVER_PORT,
+    *,
+    controllers: ControllerPeers | None = None,
+    controller_port: int | None = None,
+) -> str:
+    """`controllers`: the Raft group this name server's controller (at `controller_port`) joins."""
     env = render("namesrv.env.j2", version=cfg.release.version, heap=cfg.heap.name_server or "auto")
+    conf = render_namesrv_conf(cfg, port, controllers, f"{address}:{controller_port}")
     files = [
-        *_common_files("namesrv", cfg, env),
-        HostFile("/etc/rocketmq/namesrv.conf", "0644", render_namesrv_conf(port)),
+        *_common_files("namesrv", cfg, env, keeps_state=controllers is not None),
+        HostFile("/etc/rocketmq/namesrv.conf", "0644", conf),
     ]
-    return _service_script("namesrv", host_label, address, cfg.ready_timeout_seconds, files, port=port, runtime_conf="")
+    return _service_script(
+        "namesrv",
+        host_label,
+        address,
+        cfg.ready_timeout_seconds,
+        files,
+        port=port,
+        runtime_conf="",
+        controller_port=controller_port if controllers is not None else None,
+    )
 
 
-def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str) -> str:
+def render_broker_script(
+    cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str, *, controller_addr: str = ""
+) -> str:
     env = render(
         "broker.env.j2",
         node=node,
@@ -271,7 +328,7 @@ def render_broker_script(cfg: ClusterConfig, node: BrokerNode, host_label: str, 
     )
     files = [
         *_common_files("broker", cfg, env),
-        HostFile(BROKER_CONF, "0644", render_broker_conf(cfg, node, address, namesrv_addr)),
+        HostFile(BROKER_CONF, "0644", render_broker_conf(cfg, node, address, namesrv_addr, controller_addr)),
     ]
     if node.proxy_ports is not None:
         files.append(
@@ -297,9 +354,19 @@ def route_refresh_wait(cfg: ClusterConfig) -> int:
     return cfg.client_route_refresh_seconds + ROUTE_REFRESH_MARGIN_SECONDS
 
 
-def render_namesrv_rollout(cfg: ClusterConfig, host_label: str, address: str, port: int = NAME_SERVER_PORT) -> str:
-    """The name server's rolling-restart step (see templates/rollout.sh.j2)."""
-    context = _service_context("namesrv", host_label, address, cfg.ready_timeout_seconds, port=port)
+def render_namesrv_rollout(
+    cfg: ClusterConfig,
+    host_label: str,
+    address: str,
+    port: int = NAME_SERVER_PORT,
+    *,
+    controller_port: int | None = None,
+) -> str:
+    """The name server's rolling-restart step (see templates/rollout.sh.j2); with its controller
+    (master-slave-auto) at `controller_port`, it waits until the controllers have a leader again."""
+    context = _service_context(
+        "namesrv", host_label, address, cfg.ready_timeout_seconds, port=port, controller_port=controller_port
+    )
     # Clients may hold routes from it from before every broker registered again.
     return render("rollout.sh.j2", master_endpoint="", settle_seconds=route_refresh_wait(cfg), **context)
 
@@ -312,8 +379,11 @@ def render_broker_rollout(
     namesrv_addr: str,
     *,
     master_endpoint: str | None,
+    controller_addr: str = "",
 ) -> str:
-    """A broker's rolling-restart step; a slave also waits to catch up with `master_endpoint`."""
+    """A broker's rolling-restart step; a slave also waits to catch up with `master_endpoint`.
+    In master-slave-auto (`controller_addr` given) the step finds the group's master when it runs,
+    and a master first hands its role to another replica."""
     context = _service_context(
         "broker",
         host_label,
@@ -322,9 +392,11 @@ def render_broker_rollout(
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,
+        controller_addr=controller_addr,
     )
-    # With other groups to restart after it, a master waits until clients route to it again.
-    settle = route_refresh_wait(cfg) if node.is_master and cfg.broker_groups > 1 else 0
+    # With other groups to restart after it, a master waits until clients route to it again (in
+    # master-slave-auto any replica may be the master when the step runs).
+    settle = route_refresh_wait(cfg) if (node.is_master or node.elected) and cfg.broker_groups > 1 else 0
     return render(
         "rollout.sh.j2",
         master_endpoint=master_endpoint or "",

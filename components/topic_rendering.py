@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from components.config_topics import ConsumerGroupSpec, TopicSpec
-from components.rendering import ADMIN_LOCK, MQADMIN, render
+from components.rendering import ADMIN_LOCK, CLUSTER_INFO, MQADMIN, render
 
 # How long the name servers may take to show a topic's new route (brokers register it at once,
 # but a name server that missed the registration waits for the next one, every 30 s).
@@ -36,7 +36,8 @@ def render_topic_script(
     lock_path: str = ADMIN_LOCK,
 ) -> str:
     """`broker_names`: where the topic lives (every group, or the chosen ones); `broker_addresses`:
-    the master endpoint of each chosen group, empty for every group (updateTopic -c)."""
+    the master endpoint of each chosen group ("": the master the name servers list when the step
+    runs, in master-slave-auto), empty for every group (updateTopic -c)."""
     if topic.broker_groups and set(broker_addresses) != set(topic.broker_groups):
         raise ValueError(f"topic {topic.name}: master addresses for {sorted(broker_addresses)}, not its groups")
     return render(
@@ -45,7 +46,8 @@ def render_topic_script(
         host_label=host_label,
         cluster_name=cluster_name,
         namesrv_addr=namesrv_addr,
-        masters=[broker_addresses[name] for name in sorted(broker_addresses)],
+        masters=[(name, broker_addresses[name]) for name in sorted(broker_addresses)],
+        cluster_info=CLUSTER_INFO,
         expected=expected_route(topic, broker_names),
         route_timeout_seconds=route_timeout_seconds,
         mqadmin=mqadmin,

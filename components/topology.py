@@ -16,6 +16,12 @@ HA_PORT = BROKER_PORT + 1
 ALL_ROCKETMQ_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT, HA_PORT)
 CLIENT_PORTS = (NAME_SERVER_PORT, FAST_CHANNEL_PORT, BROKER_PORT)
 SSH_PORT = 22
+# master-slave-auto: the controller in each name server (Raft among controllers, and brokers' requests).
+# RocketMQ's own examples' port; on target local, name server k's port + 2.
+CONTROLLER_PORT = 9878
+LOCAL_CONTROLLER_PORT_OFFSET = 2
+# A broker's role in master-slave-auto: it starts as RocketMQ's SLAVE and the controllers elect the master.
+ELECTED_ROLE = "ELECTED"
 
 # target local: every machine shares this machine's loopback, so each gets its own ports, clear
 # of RocketMQ's defaults (a RocketMQ already running here keeps 9876/10911) and below Linux's
@@ -54,7 +60,7 @@ class ProxyPorts:
 class BrokerNode:
     broker_name: str
     broker_id: int
-    role: str  # ASYNC_MASTER | SYNC_MASTER | SLAVE
+    role: str  # ASYNC_MASTER | SYNC_MASTER | SLAVE | ELECTED (master-slave-auto: the controllers decide)
     host: str  # key of the PlannedHost carrying it
     listen_port: int = BROKER_PORT
     metrics_port: int | None = None  # RocketMQ's Prometheus exporter (rocketmq:metrics); None when off
@@ -62,7 +68,12 @@ class BrokerNode:
 
     @property
     def is_master(self) -> bool:
+        """The plan's master (replica 0 in master-slave-auto, where controllers elect the master)."""
         return self.broker_id == 0
+
+    @property
+    def elected(self) -> bool:
+        return self.role == ELECTED_ROLE
 
     @property
     def label(self) -> str:
@@ -79,11 +90,14 @@ class PlannedHost:
     ssh_port: int = SSH_PORT  # target local: sshd of the machine (hosts: the host's own port)
     proxy_ports: ProxyPorts | None = None  # a proxy of its own (rocketmq:proxy cluster)
     metrics_port: int | None = None  # the proxy's Prometheus exporter (rocketmq:metrics)
+    controller_port: int | None = None  # the controller in this name server (master-slave-auto)
 
     @property
     def listen_ports(self) -> tuple[int, ...]:
         """Every TCP port RocketMQ opens on this host."""
         ports = [self.name_server_port] if self.name_server else []
+        if self.controller_port is not None:
+            ports.append(self.controller_port)
         if self.broker:
             ports.extend(broker_ports(self.broker.listen_port))
             if self.broker.metrics_port is not None:
@@ -101,8 +115,10 @@ class PlannedHost:
         roles = []
         if self.name_server:
             roles.append("nameserver")
+        if self.controller_port is not None:
+            roles.append("controller")
         if self.broker:
-            roles.append("master" if self.broker.is_master else "slave")
+            roles.append("replica" if self.broker.elected else "master" if self.broker.is_master else "slave")
         if self.proxy_ports is not None:
             roles.append("proxy")
         return tuple(roles)
@@ -131,6 +147,11 @@ class ClusterPlan:
         return tuple(h for h in self.hosts if h.name_server)
 
     @property
+    def controller_hosts(self) -> tuple[PlannedHost, ...]:
+        """Name servers running a controller (master-slave-auto), in the order of their Raft ids."""
+        return tuple(h for h in self.hosts if h.controller_port is not None)
+
+    @property
     def proxy_hosts(self) -> tuple[PlannedHost, ...]:
         """Hosts of their own running a proxy (rocketmq:proxy cluster)."""
         return tuple(h for h in self.hosts if h.proxy_ports is not None)
@@ -147,6 +168,8 @@ class ClusterPlan:
 
 
 def broker_role(mode: Mode, broker_id: int) -> str:
+    if mode.elects_masters:
+        return ELECTED_ROLE
     if broker_id > 0:
         return "SLAVE"
     return mode.master_role
@@ -164,10 +187,28 @@ def plan_cluster(cfg: ClusterConfig, zones: int = 2) -> ClusterPlan:
     if zones < 1:
         raise ValueError("zones must be at least 1")
     if cfg.target == "hosts":
-        return _plan_existing_hosts(cfg)
-    if cfg.target == "local":
-        return _plan_local_machines(cfg)
-    return _plan_dedicated_hosts(cfg, zones)
+        plan = _plan_existing_hosts(cfg)
+    elif cfg.target == "local":
+        plan = _plan_local_machines(cfg)
+    else:
+        plan = _plan_dedicated_hosts(cfg, zones)
+    return _with_controllers(plan) if cfg.mode.elects_masters else plan
+
+
+def _with_controllers(plan: ClusterPlan) -> ClusterPlan:
+    """master-slave-auto: a controller in every name server (target local: at its own port)."""
+    hosts = tuple(
+        replace(
+            h,
+            controller_port=CONTROLLER_PORT
+            if h.name_server_port == NAME_SERVER_PORT
+            else h.name_server_port + LOCAL_CONTROLLER_PORT_OFFSET,
+        )
+        if h.name_server
+        else h
+        for h in plan.hosts
+    )
+    return replace(plan, hosts=hosts)
 
 
 def _proxy_ports(cfg: ClusterConfig, mode: str) -> ProxyPorts | None:

@@ -63,13 +63,17 @@ def _ident(host_key: str) -> str:
 
 
 def _name_server_lines(host: PlannedHost) -> list[str]:
-    return [f"name server :{host.name_server_port}"] if host.name_server else []
+    lines = [f"name server :{host.name_server_port}"] if host.name_server else []
+    if host.controller_port is not None:
+        lines.append(f"controller :{host.controller_port}")
+    return lines
 
 
 def _broker_lines(host: PlannedHost) -> list[str]:
     if host.broker is None:
         return []
-    lines = [f"{host.broker.label} {host.broker.role} :{host.broker.listen_port}"]
+    role = "replica (elected)" if host.broker.elected else host.broker.role
+    lines = [f"{host.broker.label} {role} :{host.broker.listen_port}"]
     if host.broker.proxy_ports is not None:
         lines.append(f"proxy gRPC :{host.broker.proxy_ports.grpc}")
     return lines
@@ -84,7 +88,7 @@ ROLE_LINES: tuple[Callable[[PlannedHost], list[str]], ...] = (_name_server_lines
 
 def _kind(host: PlannedHost) -> str:
     if host.broker is not None:
-        return "master" if host.broker.is_master else "slave"
+        return "replica" if host.broker.elected else "master" if host.broker.is_master else "slave"
     if host.proxy_ports is not None:
         return "proxy"
     return "nameserver" if host.name_server else "other"
@@ -94,10 +98,12 @@ def _kind(host: PlannedHost) -> str:
 
 
 def _replication_arrows(plan: ClusterPlan) -> list[Arrow]:
-    """Each slave copies its master's commit log; in SYNC_MASTER groups a send waits for it."""
+    """Each slave copies its master's commit log; in SYNC_MASTER groups a send waits for it. In
+    master-slave-auto the arrows start at replica 0, the master until the controllers elect another,
+    and a send waits for every replica in the sync state set."""
     arrows = []
     for group in plan.groups:
-        sync = group.master.role == "SYNC_MASTER"
+        sync = group.master.role == "SYNC_MASTER" or group.master.elected
         for slave in group.slaves:
             arrows.append(Arrow(_ident(group.master.host), _ident(slave.host), "sync" if sync else "async", sync))
     return arrows
@@ -161,6 +167,7 @@ def picture(plan: ClusterPlan, cfg: ClusterConfig) -> Picture:
 KIND_COLOURS = {
     "master": ("#fde2c8", "#c0600a"),
     "slave": ("#dbe9f6", "#2a6fb0"),
+    "replica": ("#f6f0d2", "#8a7410"),
     "nameserver": ("#e3f1dc", "#3d8b2f"),
     "proxy": ("#efe3f6", "#7a3fa0"),
 }

@@ -7,7 +7,9 @@ from typing import Any
 
 from tests.pulumi_harness import PRIVATE_KEY, PUBLIC_KEY
 
-MODES = ("single-master", "multi-master", "master-slave-async", "master-slave-sync")
+MODES = ("single-master", "multi-master", "master-slave-async", "master-slave-sync", "master-slave-auto")
+# The modes whose plan says which broker is master (in master-slave-auto the controllers elect it).
+FIXED_ROLE_MODES = tuple(m for m in MODES if m != "master-slave-auto")
 
 
 def aws_stack(mode: str, **overrides: Any) -> dict[str, Any]:
@@ -39,6 +41,13 @@ HOSTS_BY_MODE: dict[str, list[dict[str, Any]]] = {
         {"name": "peer3", "address": "192.0.2.13", "nameServer": True, "broker": "broker-a/1"},
         {"name": "peer4", "address": "192.0.2.14", "privateAddress": "10.0.0.14", "broker": "broker-b/1"},
     ],
+    # Controllers in the three name servers elect each group's master.
+    "master-slave-auto": [
+        {"name": "peer1", "address": "192.0.2.11", "nameServer": True, "broker": "broker-a/0"},
+        {"name": "peer2", "address": "192.0.2.12", "nameServer": True, "broker": "broker-b/0"},
+        {"name": "peer3", "address": "192.0.2.13", "nameServer": True, "broker": "broker-a/1"},
+        {"name": "peer4", "address": "192.0.2.14", "privateAddress": "10.0.0.14", "broker": "broker-b/1"},
+    ],
     "master-slave-sync": [
         {"name": "peer1", "address": "192.0.2.11", "nameServer": True},
         {"name": "peer2", "address": "192.0.2.12", "nameServer": True},
@@ -49,7 +58,13 @@ HOSTS_BY_MODE: dict[str, list[dict[str, Any]]] = {
         {"name": "peer7", "address": "192.0.2.17", "broker": "broker-b/1"},
     ],
 }
-NAME_SERVERS_BY_MODE = {"single-master": 1, "multi-master": 3, "master-slave-async": 3, "master-slave-sync": 3}
+NAME_SERVERS_BY_MODE = {
+    "single-master": 1,
+    "multi-master": 3,
+    "master-slave-async": 3,
+    "master-slave-sync": 3,
+    "master-slave-auto": 3,
+}
 
 
 def hosts_stack(mode: str, hosts: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tests.pulumi_harness import PRIVATE_KEY, RecordingMocks, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_stack
 from tests.test_config_aws import BAD_INPUTS as AWS_BAD_INPUTS
 from tests.test_config_topics import BAD_INPUTS as TOPIC_BAD_INPUTS
+from tests.test_controller_mode import BAD_INPUTS as CONTROLLER_BAD_INPUTS
 from tests.test_metrics import BAD_INPUTS as METRICS_BAD_INPUTS
 from tests.test_proxy import BAD_INPUTS as PROXY_BAD_INPUTS
 
@@ -344,7 +345,9 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-ALL_BAD_INPUTS = BAD_INPUTS + AWS_BAD_INPUTS + TOPIC_BAD_INPUTS + METRICS_BAD_INPUTS + PROXY_BAD_INPUTS
+ALL_BAD_INPUTS = (
+    BAD_INPUTS + AWS_BAD_INPUTS + TOPIC_BAD_INPUTS + METRICS_BAD_INPUTS + PROXY_BAD_INPUTS + CONTROLLER_BAD_INPUTS
+)
 
 
 @pytest.mark.parametrize(("description", "stack", "key", "phrase"), ALL_BAD_INPUTS, ids=[c[0] for c in ALL_BAD_INPUTS])

@@ -24,6 +24,9 @@ EXPECTED_MASTER_ROLE = {
 def check_brokers(run: ProgramRun, mode: str, groups: int, slaves: int, address_of: dict[str, str]) -> None:
     confs = [broker_conf(c) for c in broker_commands(run)]
     assert len(confs) == groups * (slaves + 1)
+    if mode == "master-slave-auto":
+        check_elected_brokers(run, confs, groups, slaves)
+        return
     seen = set()
     for conf in confs:
         broker_id = int(conf["brokerId"])
@@ -39,6 +42,23 @@ def check_brokers(run: ProgramRun, mode: str, groups: int, slaves: int, address_
         assert entry["master"] == f"{master_conf['brokerIP1']}:10911"
         slave_ips = sorted(f"{c['brokerIP1']}:10911" for c in confs if c["brokerName"] == name and c["brokerId"] != "0")
         assert sorted(entry["slaves"]) == slave_ips
+
+
+def check_elected_brokers(run: ProgramRun, confs: list[dict[str, str]], groups: int, slaves: int) -> None:
+    """master-slave-auto: every replica starts as a slave without an id; the controllers, one in
+    each name server, elect the master and give the ids."""
+    controllers = ";".join(a.replace(":9876", ":9878") for a in run.outputs["nameServers"])
+    for conf in confs:
+        assert (conf["brokerId"], conf["brokerRole"], conf["enableControllerMode"]) == ("-1", "SLAVE", "true")
+        assert conf["controllerAddr"] == controllers
+        assert conf["allAckInSyncStateSet"] == "true"
+        assert conf["namesrvAddr"] == run.outputs["namesrvAddr"]
+    brokers = run.outputs["brokers"]
+    assert sorted(brokers) == [f"broker-{chr(97 + g)}" for g in range(groups)]
+    for name, entry in brokers.items():
+        replicas = sorted(f"{c['brokerIP1']}:10911" for c in confs if c["brokerName"] == name)
+        assert sorted(entry["replicas"]) == replicas and len(replicas) == slaves + 1
+        assert "slaves" not in entry and entry["master"] in ("", *replicas)  # "": no step has run (mocks)
 
 
 def check_secrets(run: ProgramRun) -> None:
@@ -157,10 +177,9 @@ def test_restarts_roll_one_service_at_a_time(mode: str) -> None:
     brokers = [n for n in chain if not n.startswith("rocketmq-namesrv-")]
     assert chain == ns + brokers
     expected_brokers = []
-    for group in sorted({c["brokerName"] for c in map(broker_conf, broker_commands(run))}):
-        ids = sorted(
-            int(broker_conf(c)["brokerId"]) for c in broker_commands(run) if broker_conf(c)["brokerName"] == group
-        )
+    placed = [re.fullmatch(r"rocketmq-(broker-[a-z])-(\d)", c.name) for c in broker_commands(run)]
+    for group in sorted({m.group(1) for m in placed if m}):
+        ids = sorted(int(m.group(2)) for m in placed if m and m.group(1) == group)
         expected_brokers += [f"rocketmq-{group}-{i}-rollout" for i in [*ids[1:], ids[0]]]
     assert brokers == expected_brokers
     for previous, current in itertools.pairwise(chain):
@@ -168,9 +187,13 @@ def test_restarts_roll_one_service_at_a_time(mode: str) -> None:
         assert after(by_name[current]) == {previous, configure}, current
     assert after(by_name[chain[0]]) == {chain[0].removesuffix("-rollout")}
 
-    # A slave's rolling restart waits for it to catch up with its master before the master's.
+    # A slave's rolling restart waits for it to catch up with its master before the master's (in
+    # master-slave-auto every replica's step finds the master as it runs, and a master hands over).
     for command in rollouts(run):
-        if re.search(r"-broker-[a-z]-[1-9]-rollout$", command.name):
+        if mode == "master-slave-auto" and command.name.startswith("rocketmq-broker-"):
+            assert "MASTER_ENDPOINT=$(group_rows" in command.inputs["stdin"]
+            assert "\n  hand_over_master\n" in command.inputs["stdin"]
+        elif re.search(r"-broker-[a-z]-[1-9]-rollout$", command.name):
             assert "MASTER_ENDPOINT=" in command.inputs["stdin"]
         else:
             assert "MASTER_ENDPOINT" not in command.inputs["stdin"]
@@ -214,12 +237,14 @@ def test_aws_target(mode: str) -> None:
     name_servers = NAME_SERVERS_BY_MODE[mode]
 
     hosts = aws_hosts(run)
-    assert len(hosts) == name_servers + groups * (slaves + 1)
+    proxies = 2 if mode == "master-slave-auto" else 0  # its proxy is `cluster` on two hosts of their own
+    assert len(hosts) == name_servers + groups * (slaves + 1) + proxies
+    assert len([k for k in hosts if k.startswith("proxy-")]) == proxies
     assert sorted(k for k in hosts if k.startswith("ns-")) == [f"ns-{i + 1}" for i in range(name_servers)]
     for key, host in hosts.items():
         instance = host["instance"]
         assert instance.inputs["ami"] == AMI_ID
-        assert instance.inputs["instanceType"] == ("t3.medium" if key.startswith("ns-") else "m5.large")
+        assert instance.inputs["instanceType"] == ("m5.large" if key.startswith("broker-") else "t3.medium")
         assert instance.inputs["metadataOptions"]["httpTokens"] == "required"
         assert instance.inputs["rootBlockDevice"]["encrypted"] is True
         # SSH goes to the host's Elastic IP, which survives stop/start and instance replacement.
@@ -234,7 +259,8 @@ def test_aws_target(mode: str) -> None:
     zone = {k: h["subnet"].inputs["availabilityZone"] for k, h in hosts.items()}
     volumes = {r.name: r for r in run.mocks.of_type("aws:ebs/volume:Volume")}
     attachments = {r.name: r for r in run.mocks.of_type("aws:ec2/volumeAttachment:VolumeAttachment")}
-    broker_keys = [k for k in hosts if not k.startswith("ns-")]
+    # master-slave-auto: each name server's controller keeps its Raft log on a volume too.
+    broker_keys = [k for k in hosts if k.startswith("broker-") or (k.startswith("ns-") and mode == "master-slave-auto")]
     assert sorted(volumes) == sorted(f"rocketmq-{k}-store" for k in broker_keys)
     for key in broker_keys:
         volume = volumes[f"rocketmq-{key}-store"]

@@ -16,7 +16,7 @@ from components import rendering
 from components.config import ReleaseSettings, parse_config
 from components.topology import plan_cluster
 from tests.e2e import rocketmq_dist
-from tests.stacks import MODES, aws_stack, hosts_stack, local_stack
+from tests.stacks import FIXED_ROLE_MODES, MODES, aws_stack, hosts_stack, local_stack
 
 NAMESRV = "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
 
@@ -38,7 +38,7 @@ def _check_script(tmp_path: Path, name: str, script: str, shell: str = "bash") -
     assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIXED_ROLE_MODES)
 def test_broker_conf_per_role(mode: str) -> None:
     cfg = parse_config(hosts_stack(mode, flushDiskType="SYNC_FLUSH", fileReservedTime=72, clusterName="Prod"))
     plan = plan_cluster(cfg)
@@ -60,7 +60,7 @@ def test_broker_conf_per_role(mode: str) -> None:
         assert conf["storePathRootDir"] == "/data/rocketmq/store"
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIXED_ROLE_MODES)
 def test_slaves_serve_reads_in_master_slave_modes(mode: str) -> None:
     cfg = parse_config(hosts_stack(mode))
     for node in plan_cluster(cfg).broker_nodes:
@@ -105,11 +105,15 @@ def test_strict_undefined() -> None:
         rendering.render("broker.conf.j2", cluster_name="x")
 
 
+CONTROLLERS = rendering.ControllerPeers(("10.0.0.1:9878", "10.0.0.3:9878", "10.0.0.4:9878"))
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_every_rendered_script_passes_shellcheck(mode: str, tmp_path: Path) -> None:
+    oldest = "5.0.0" if mode == "master-slave-auto" else "4.9.2"  # controllers came with 5.x
     for cfg in (
         parse_config(hosts_stack(mode, brokerHeap="512m", sha512="ab" * 64)),
-        parse_config(aws_stack(mode, version="4.9.2")),
+        parse_config(aws_stack(mode, version=oldest)),
     ):
         plan = plan_cluster(cfg, zones=2)
         release = cfg.release
@@ -124,9 +128,25 @@ def test_every_rendered_script_passes_shellcheck(mode: str, tmp_path: Path) -> N
         _check_script(tmp_path, "install.sh", rendering.render_install_script("h", release))
         _check_script(tmp_path, "start.sh", rendering.render_start_script(release))
         _check_script(tmp_path, "mqadmin.sh", rendering.render_mqadmin(release))
-        _check_script(tmp_path, "namesrv.sh", rendering.render_namesrv_script(cfg, "h", "10.0.0.1"))
+        controllers = CONTROLLERS if cfg.mode.elects_masters else None
+        controller_port = 9878 if controllers else None
+        controller_addr = controllers.controller_addr if controllers else ""
+        namesrv = rendering.render_namesrv_script(
+            cfg, "h", "10.0.0.1", controllers=controllers, controller_port=controller_port
+        )
+        _check_script(tmp_path, "namesrv.sh", namesrv)
+        rollout = rendering.render_namesrv_rollout(cfg, "h", "10.0.0.1", controller_port=controller_port)
+        _check_script(tmp_path, "namesrv-rollout.sh", rollout)
         for node in plan.broker_nodes:
-            _check_script(tmp_path, "broker.sh", rendering.render_broker_script(cfg, node, "h", "10.0.0.2", NAMESRV))
+            script = rendering.render_broker_script(
+                cfg, node, "h", "10.0.0.2", NAMESRV, controller_addr=controller_addr
+            )
+            _check_script(tmp_path, "broker.sh", script)
+            master = None if node.is_master or node.elected else "10.0.0.3:10911"
+            rollout = rendering.render_broker_rollout(
+                cfg, node, "h", "10.0.0.2", NAMESRV, master_endpoint=master, controller_addr=controller_addr
+            )
+            _check_script(tmp_path, "broker-rollout.sh", rollout)
         for role in ("namesrv", "broker"):
             _check_script(tmp_path, f"stop-{role}.sh", rendering.render_stop_command(role), shell="sh")
         _check_script(tmp_path, "run-as-root.sh", rendering.RUN_STDIN_AS_ROOT, shell="sh")
@@ -352,7 +372,7 @@ def test_planned_ports_reach_the_confs_and_the_checks() -> None:
     (ns_host,) = plan.name_server_hosts
     namesrv = f"127.0.0.1:{ns_host.name_server_port}"
     script = rendering.render_namesrv_script(cfg, ns_host.key, "127.0.0.1", ns_host.name_server_port)
-    assert _props(rendering.render_namesrv_conf(ns_host.name_server_port)) == {"listenPort": "19876"}
+    assert _props(rendering.render_namesrv_conf(cfg, ns_host.name_server_port)) == {"listenPort": "19876"}
     assert "install_file /etc/rocketmq/namesrv.conf 0644" in script
     assert '/dev/tcp/$1/19876"' in script and "9876\"'" not in script.replace("19876", "")
     for node in plan.broker_nodes:
@@ -369,7 +389,7 @@ def test_name_server_reads_its_port_from_namesrv_conf() -> None:
     assert "listenPort=9876\n" in rendering.render_namesrv_script(cfg, "peer1", "192.0.2.11")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIXED_ROLE_MODES)
 def test_a_restarted_master_waits_for_clients_before_the_next_restart(mode: str) -> None:
     """Clients learn a restarted master's route only at their next refresh: another master restarting
     before that would leave them nowhere to send. Slaves and a cluster's only group need no wait."""
@@ -396,7 +416,7 @@ def test_a_restarted_name_server_knows_its_brokers_again_before_the_next_restart
     assert "brokerPermission" not in rollout
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", FIXED_ROLE_MODES)
 def test_a_master_takes_no_writes_for_a_route_refresh_before_it_stops(mode: str) -> None:
     """A send that reaches a stopping master can wait out its whole timeout: with other groups to
     take them, producers are moved off first (read-only, then one route refresh), then it restarts."""

@@ -31,8 +31,12 @@ def test_pairing_rules(mode: str, stack) -> None:
         # Master and slaves share brokerName; master id 0, slaves distinct ids > 0.
         assert {n.broker_name for n in group.nodes} == {group.broker_name}
         assert group.master.broker_id == 0
-        assert group.master.role == EXPECTED_MASTER_ROLE[mode]
         assert sorted(s.broker_id for s in group.slaves) == list(range(1, cfg.slaves_per_group + 1))
+        if mode == "master-slave-auto":  # the controllers, one in each name server, elect the master
+            assert all(n.role == "ELECTED" for n in group.nodes)
+            assert all(h.controller_port == 9878 for h in plan.name_server_hosts)
+            continue
+        assert group.master.role == EXPECTED_MASTER_ROLE[mode]
         assert all(s.role == "SLAVE" for s in group.slaves)
     # One broker per host: a second broker would collide on ports and mqshutdown stops every broker.
     broker_hosts = [n.host for n in plan.broker_nodes]
@@ -106,9 +110,12 @@ def test_aws_and_hosts_keep_rocketmqs_default_ports(stack) -> None:
 def test_local_machines_each_get_their_own_ports(mode: str) -> None:
     cfg = parse_config(local_stack(mode, brokerGroups=2 if mode != "single-master" else 1))
     plan = plan_cluster(cfg)
-    assert len(plan.hosts) == cfg.name_servers + cfg.broker_groups * (cfg.slaves_per_group + 1)
+    proxies = cfg.proxy.hosts if cfg.proxy else 0  # master-slave-auto: proxy machines of their own
+    assert len(plan.hosts) == cfg.name_servers + cfg.broker_groups * (cfg.slaves_per_group + 1) + proxies
     for k, host in enumerate(plan.name_server_hosts):
         assert (host.name_server_port, host.ssh_port) == (19876 + 10 * k, 20022 + k)
+        # master-slave-auto: its controller two ports up
+        assert host.controller_port == (19878 + 10 * k if mode == "master-slave-auto" else None)
     for g, group in enumerate(plan.groups):
         for node in group.nodes:
             assert node.listen_port == 20911 + 100 * g + 10 * node.broker_id

@@ -136,8 +136,8 @@ def test_cli_reads_yaml_lists_and_secure_keys(tmp_path: Path) -> None:
     [
         (
             {"rocketmq:mode": "multi-master", "rocketmq:slavesPerGroup": 1},
-            "rocketmq:slavesPerGroup: must be 0 in multi-master mode (use master-slave-async or "
-            "master-slave-sync for slaves); got 1",
+            "rocketmq:slavesPerGroup: must be 0 in multi-master mode (use master-slave-async, "
+            "master-slave-sync or master-slave-auto for slaves); got 1",
         ),
         ({"rocketmq:brokerGroupz": 2}, "rocketmq:brokerGroupz: is not a setting of this program"),
         ({"rocketmq:sshPrivateKey": PRIVATE_KEY}, "rocketmq:sshPrivateKey: must be stored as a secret"),
