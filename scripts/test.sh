@@ -21,14 +21,26 @@ if ! command -v dot >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null
 fi
 
+prebuild=""
+if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
+  tests/e2e/setup-host-tools.sh # debootstrap, systemd-nspawn, ssh, iproute2 (apt)
+  # The e2e suite's builds (engine, rootfs, release zips, clients) run side by side with the
+  # checks below: minutes on a fresh machine, nothing with warm caches (tests/e2e/prebuild.py).
+  setsid python -m tests.e2e.prebuild &
+  prebuild=$!
+  # Should a check below fail, the builds stop with this script (their own process group).
+  trap '[[ -z $prebuild ]] || kill -- "-$prebuild" 2>/dev/null || true' EXIT
+fi
 ruff check .
 ruff format --check .
 mypy components localhosts __main__.py tests benchmarks scripts
 pytest
-if [[ ${RMQ_SKIP_E2E:-0} != 1 ]]; then
-  tests/e2e/setup-host-tools.sh # debootstrap, systemd-nspawn, ssh, iproute2 (apt)
+if [[ -n $prebuild ]]; then
+  wait "$prebuild" || echo "some e2e build failed ahead of the suite; the suite builds it again" >&2
+  prebuild=""
   # Two workers: a lifecycle spends much of its time waiting (restarts, route refreshes), so two
-  # run side by side; each has its own hosts and namespaces (tests/e2e/testhosts.py).
+  # run side by side; each has its own hosts and namespaces (tests/e2e/testhosts.py). Which
+  # lifecycles share a worker: tests/e2e/suite_stacks.py LIFECYCLE_WORKERS (loadgroup).
   # -rP: the per-change figures the tests print; --durations: what each test took.
-  pytest -m e2e -n 2 --dist load -rP --durations=0 tests/e2e
+  pytest -m e2e -n 2 --dist loadgroup -rP --durations=0 tests/e2e
 fi

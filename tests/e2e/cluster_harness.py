@@ -238,6 +238,38 @@ def wait_for_cluster(
         time.sleep(1)
 
 
+def elected_masters(
+    net: TestNetwork, host: Host, namesrv_addr: str, replicas: Mapping[str, set[str]]
+) -> dict[str, str] | None:
+    """master-slave-auto: {group: its master's address} when the name servers list exactly
+    ``replicas`` (each group's addresses) with one master (id 0) in each group; else None."""
+    registered = registered_brokers(net, host, namesrv_addr)
+    if registered is None:
+        return None
+    listed: dict[str, set[str]] = {}
+    masters: dict[str, list[str]] = {}
+    for name, broker_id, address in registered:
+        listed.setdefault(name, set()).add(address)
+        if broker_id == 0:
+            masters.setdefault(name, []).append(address)
+    if listed != dict(replicas) or any(len(masters.get(name, [])) != 1 for name in replicas):
+        return None
+    return {name: masters[name][0] for name in replicas}
+
+
+def wait_for_elected_masters(
+    net: TestNetwork, host: Host, namesrv_addr: str, replicas: Mapping[str, set[str]], timeout: float = 180
+) -> dict[str, str]:
+    """Waits until every replica is registered and each group has one master; returns the masters."""
+    deadline = time.monotonic() + timeout
+    while (masters := elected_masters(net, host, namesrv_addr, replicas)) is None:
+        if time.monotonic() > deadline:
+            last = registered_brokers(net, host, namesrv_addr)
+            raise AssertionError(f"never one master per group among {dict(replicas)}; last: {last}")
+        time.sleep(1)
+    return masters
+
+
 def prometheus_samples(net: TestNetwork, target: str) -> dict[str, float]:
     """A broker's Prometheus exporter, scraped from the control namespace as a Prometheus server
     would: the sum of each metric's samples by name; {} when it does not answer."""

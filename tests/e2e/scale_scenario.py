@@ -71,13 +71,24 @@ class RunningCluster:
         return {a: service_pid(self.net, self.net.host(a.split(":")[0]), BROKER_UNIT) for _, _, a in self.expected}
 
 
-def change_release_and_back(cluster: RunningCluster, current: str, other: str, *, ns_hosts: Sequence[Host]) -> None:
-    """`version` to ``other`` and back to ``current``, each a rolling change under traffic."""
+def change_release_and_back(
+    cluster: RunningCluster,
+    current: str,
+    other: str,
+    *,
+    ns_hosts: Sequence[Host],
+    back_with: dict[str, Any] | None = None,
+) -> None:
+    """`version` to ``other`` and back to ``current``, each a rolling change under traffic; the way
+    back also applies ``back_with`` (another change that restarts every broker: one rolling
+    restart for both, as a user would make them)."""
     net, probe = cluster.net, cluster.probe
     every_broker = {address for _, _, address in cluster.expected}
     for version in (other, current):
         ns_pids = {host.name: service_pid(net, host, NAMESRV_UNIT) for host in ns_hosts}
-        changed = cluster.change(f"version {version}", {"version": version})
+        also = back_with if back_with and version == current else {}
+        name = f"version {version}" + (f" and {', '.join(sorted(also))}" if also else "")
+        changed = cluster.change(name, {"version": version, **also})
         changed.check(most_down=1)
         assert changed.seen_stopped == every_broker, f"stopped during the change: {sorted(changed.seen_stopped)}"
         rows = wait_for_cluster(net, probe, cluster.namesrv, cluster.expected)
@@ -90,15 +101,26 @@ def change_release_and_back(cluster: RunningCluster, current: str, other: str, *
         assert {current, other} <= set(kept), f"{host} keeps {kept}"
 
 
+def adding_a_name_server(hosts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stack config that adds one: `hosts` is the stack's `hosts` with one more `nameServer: true`."""
+    return {"nameServers": sum(1 for h in hosts if h.get("nameServer")), "hosts": hosts}
+
+
 def add_a_name_server(cluster: RunningCluster, hosts: list[dict[str, Any]]) -> str:
     """`hosts`: the stack's `hosts` with one more `nameServer: true`. Returns the new namesrvAddr."""
-    net, probe, expected = cluster.net, cluster.probe, cluster.expected
-    count = sum(1 for h in hosts if h.get("nameServer"))
-    added = cluster.change("adding a name server", {"nameServers": count, "hosts": hosts})
+    added = cluster.change("adding a name server", adding_a_name_server(hosts))
     added.check(most_down=1)
     # A new namesrvAddr is read only at start: every broker restarts, one at a time.
-    every_broker = {address for _, _, address in expected}
+    every_broker = {address for _, _, address in cluster.expected}
     assert added.seen_stopped == every_broker, f"stopped during the change: {sorted(added.seen_stopped)}"
+    return name_server_added(cluster, hosts)
+
+
+def name_server_added(cluster: RunningCluster, hosts: list[dict[str, Any]]) -> str:
+    """Checks that the name server added with `hosts` serves: every broker registered with it and has
+    it in its broker.conf. Returns the new namesrvAddr."""
+    net, probe, expected = cluster.net, cluster.probe, cluster.expected
+    count = sum(1 for h in hosts if h.get("nameServer"))
     grown: str = cluster.stack.outputs()["namesrvAddr"]
     assert len(grown.split(";")) == count and grown.startswith(cluster.namesrv), grown
     # Every broker registers with the new name server too, and has it in its broker.conf.

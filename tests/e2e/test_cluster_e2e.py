@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from tests.e2e.cluster_harness import (
     commitlog_offset,
     copy_program,
     create_topic,
-    engine_environment,
     mqadmin,
     prometheus_samples,
     service_pid,
@@ -39,12 +37,13 @@ from tests.e2e.scale_scenario import (
     add_a_name_server,
     add_and_drain_a_group,
     add_and_remove_slaves,
+    adding_a_name_server,
     change_release_and_back,
+    name_server_added,
 )
 from tests.e2e.suite_stacks import (
     ADDED_NAME_SERVER,
     ADDED_SLAVES,
-    HOST_NAMES,
     LAYOUTS,
     METRICS_MODES,
     METRICS_PORT,
@@ -57,51 +56,25 @@ from tests.e2e.suite_stacks import (
     broker_properties,
     expected_brokers,
     hosts_with,
+    on_its_worker,
     placed,
     stack_config,
     stack_hosts,
 )
 from tests.e2e.testhosts import TestNetwork
 from tests.e2e.topics_scenario import topics_and_groups_as_code
-from tests.e2e.traffic import consume, produce
+from tests.e2e.traffic import client_for, consume, produce
 
 pytestmark = pytest.mark.e2e
 
 MESSAGES = 1000
-# Lifecycles run on two test workers side by side (scripts/test.sh, --dist load): xdist first gives
-# each worker two tests, the first two to one and the next two to the other. In CI (2026-12-02)
-# async took 35 min with its release round trip, sync 24, multi 17 and single 7: so async with
-# single, sync with multi, and the other e2e tests follow on whichever worker is free.
-LIFECYCLE_ORDER = ["master-slave-async", "single-master", "master-slave-sync", "multi-master"]
+# Which worker runs which: suite_stacks.LIFECYCLE_WORKERS.
+LIFECYCLES = ["master-slave-async", "single-master", "master-slave-sync", "multi-master"]
+# master-slave-auto's lifecycle is tests/e2e/test_controller_e2e.py.
+assert sorted([*LIFECYCLES, "master-slave-auto"]) == sorted(LAYOUTS), "every mode's lifecycle runs, once"
 
 
-@pytest.fixture(scope="session")
-def engine_env() -> dict[str, str]:
-    return engine_environment()
-
-
-@pytest.fixture(scope="session")
-def client_classpaths() -> dict[str, str]:
-    """RocketMQ's Java client per release line: a 5.x client finds no topic route on 4.9.x name servers."""
-    return {}
-
-
-def client_for(classpaths: dict[str, str], version: str) -> str:
-    if version not in classpaths:
-        classpaths[version] = rocketmq_dist.build_client(version)
-    return classpaths[version]
-
-
-@pytest.fixture
-def net() -> Iterator[TestNetwork]:
-    with TestNetwork(len(HOST_NAMES), host_names=HOST_NAMES) as network:
-        yield network
-
-
-assert sorted(LIFECYCLE_ORDER) == sorted(LAYOUTS), "every mode's lifecycle runs, once"
-
-
-@pytest.mark.parametrize("mode", LIFECYCLE_ORDER)
+@pytest.mark.parametrize("mode", [pytest.param(mode, marks=on_its_worker(mode)) for mode in LIFECYCLES])
 def test_cluster_lifecycle(
     mode: str, net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
 ) -> None:
@@ -257,17 +230,22 @@ def test_cluster_lifecycle(
             metrics_port=METRICS_PORT if mode in METRICS_MODES else None,
         )
 
+    hosts = stack_hosts(mode, net)
+    grown = [{**h, "nameServer": True} if h["name"] == ADDED_NAME_SERVER.get(mode) else h for h in hosts]
     if mode in RELEASE_ROUND_TRIP:
         other = RELEASE_ROUND_TRIP[mode]
         # Traffic through the round trip comes from the older release's client (see client_classpaths).
         older = min(first_version, other, key=lambda v: tuple(int(p) for p in v.split(".")))
         round_trip = dataclasses.replace(cluster, classpath=client_for(client_classpaths, older))
-        change_release_and_back(round_trip, first_version, other, ns_hosts=ns_hosts)
-    hosts = stack_hosts(mode, net)
+        # A name server is added on the way back: both need every broker restarted, once.
+        back_with = adding_a_name_server(grown) if mode in ADDED_NAME_SERVER else None
+        change_release_and_back(round_trip, first_version, other, ns_hosts=ns_hosts, back_with=back_with)
+        if back_with:
+            cluster = dataclasses.replace(cluster, namesrv=name_server_added(cluster, grown))
+    elif mode in ADDED_NAME_SERVER:
+        cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, grown))
     if mode in ADDED_NAME_SERVER:
-        hosts = [{**h, "nameServer": True} if h["name"] == ADDED_NAME_SERVER[mode] else h for h in hosts]
-        cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, hosts))
-        namesrv = cluster.namesrv
+        hosts, namesrv = grown, cluster.namesrv
     if mode in ADDED_SLAVES:
         add_and_remove_slaves(cluster, lambda extra: hosts + placed(net, extra), ADDED_SLAVES[mode])
     if mode in SCALE_OUT:

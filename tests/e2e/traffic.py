@@ -20,6 +20,13 @@ from tests.e2e.cluster_harness import PulumiStack, registered_brokers
 from tests.e2e.testhosts import Host, TestNetwork
 
 
+def client_for(classpaths: dict[str, str], version: str) -> str:
+    """The classpath of RocketMQ's Java client of ``version``, built once into ``classpaths``."""
+    if version not in classpaths:
+        classpaths[version] = rocketmq_dist.build_client(version)
+    return classpaths[version]
+
+
 def client(
     net: TestNetwork | None, classpath: str, *args: str, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
@@ -194,28 +201,29 @@ class DownedBrokers:
     Samples (clusterList's request, sent by the program's cluster-info) ask the name servers in
     turn; a broker counts as missing when the latest answer of every name server lacks it. A name
     server that has just restarted knows a broker only from its next registration: its answer
-    alone would count running brokers as down."""
+    alone would count running brokers as down. A broker counts by name and address: its id may
+    change while it runs (master-slave-auto's controllers elect masters)."""
 
     def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
         self._args = (net, host, namesrv_addr)
-        self._expected = expected
+        self._expected = {(name, address) for name, _, address in expected}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="downed-brokers", daemon=True)
         self._watch: subprocess.Popen[str] | None = None
-        self.samples: list[set[tuple[str, int, str]]] = []
+        self.samples: list[set[tuple[str, str]]] = []
         self.port_states: list[set[str]] = []  # each distinct set of refusing broker ports, in order
 
     def _run(self) -> None:
         net, host, namesrv_addr = self._args
         name_servers = namesrv_addr.split(";")
-        latest: dict[str, set[tuple[str, int, str]]] = {}
+        latest: dict[str, set[tuple[str, str]]] = {}
         for turn in itertools.count():
             if self._stop.is_set():
                 return
             name_server = name_servers[turn % len(name_servers)]
             known = registered_brokers(net, host, name_server)
             if known is not None:  # no answer is that name server restarting, not every broker down
-                latest[name_server] = known
+                latest[name_server] = {(name, address) for name, _, address in known}
             if len(latest) == len(name_servers):
                 self.samples.append(self._expected - set().union(*latest.values()))
             self._stop.wait(0.3)
@@ -226,7 +234,7 @@ class DownedBrokers:
 
     def __enter__(self) -> DownedBrokers:
         net = self._args[0]
-        addresses = sorted(address for _, _, address in self._expected)
+        addresses = sorted(address for _, address in self._expected)
         watch = [sys.executable, str(Path(__file__).with_name("port_watch.py")), *addresses]
         self._watch = net.spawn_in_control(watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self._thread.start()
@@ -251,7 +259,7 @@ class ChangeUnderTraffic:
     seconds: float
     traffic: SteadyResult
     most_down_at_once: int  # expected brokers missing from clusterList at one sample
-    down_samples: list[set[tuple[str, int, str]]]
+    down_samples: list[set[tuple[str, str]]]
     port_states: list[set[str]]  # each distinct set of broker ports refusing connections, in order
 
     @property

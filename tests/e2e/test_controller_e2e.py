@@ -1,0 +1,182 @@
+"""Real end-to-end, master-slave-auto (RocketMQ 5's controller mode): three name servers with a
+controller each, two groups of two replicas. A master killed with SIGKILL and kept dead is replaced
+by its slave while a producer and a consumer run; nothing acknowledged is lost. The old master comes
+back as a slave and catches up. A rolling broker-config change then hands each master's role over
+before it restarts, again without losing an acknowledged message.
+
+One lifecycle, one test: its steps build on each other. Hosts are fresh and torn down on failure too.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cluster_harness import (
+    PulumiStack,
+    broker_jvm_pid,
+    commitlog_offset,
+    copy_program,
+    create_topic,
+    mqadmin,
+    registered_brokers,
+    service_pid,
+    start_mirror,
+    wait_for_elected_masters,
+    wait_until,
+)
+from tests.e2e.scale_scenario import BROKER_UNIT, NAMESRV_UNIT, RunningCluster
+from tests.e2e.suite_stacks import (
+    LAYOUTS,
+    ROUTE_REFRESH_SECONDS,
+    VERSIONS_BY_MODE,
+    broker_properties,
+    hosts_with,
+    on_its_worker,
+    replicas_by_group,
+    stack_config,
+)
+from tests.e2e.testhosts import Host, TestNetwork
+from tests.e2e.traffic import SteadyTraffic, client_for, consume, produce
+
+pytestmark = pytest.mark.e2e
+
+MODE = "master-slave-auto"
+MESSAGES = 1000
+# Sends and reads go on this long after the new master is listed: long enough for every client to
+# refresh its routes (every ROUTE_REFRESH_SECONDS) a few times.
+AFTER_FAILOVER_SECONDS = 20
+
+
+@on_its_worker(MODE)
+def test_controller_mode_lifecycle(
+    net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
+) -> None:
+    (version,) = VERSIONS_BY_MODE[MODE]
+    classpath = client_for(client_classpaths, version)
+    mirror = start_mirror(net, tmp_path / "mirror", [version])
+    stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", f"e2e-{MODE}")
+    stack.init(stack_config(MODE, net, mirror, version), net.private_key_path.read_text())
+    replicas = replicas_by_group(net, MODE)
+    brokers = {net.host(a.split(":")[0]) for addresses in replicas.values() for a in addresses}
+    probe = hosts_with(net, MODE, "nameServer")[0]
+
+    # -- up from empty: every replica registered, one master per group, as the outputs say
+    stack.up()
+    outputs = stack.outputs()
+    namesrv = outputs["namesrvAddr"]
+    masters = wait_for_elected_masters(net, probe, namesrv, replicas, timeout=120)
+    assert outputs["mode"] == MODE and outputs["proxyEndpoints"] == []
+    for name, entry in outputs["brokers"].items():
+        assert set(entry["replicas"]) == replicas[name], entry
+        assert entry["master"] in replicas[name], entry  # as the group's last step saw it
+    for host in hosts_with(net, MODE, "nameServer"):
+        conf = net.ssh(host, "cat /etc/rocketmq/namesrv.conf", check=True).stdout
+        assert "enableControllerInNamesrv=true" in conf and "controllerDLegerSelfId=n" in conf
+
+    topic = "E2E_AUTO"
+    create_topic(net, probe, namesrv, "DefaultCluster", topic)
+    produce(net, classpath, namesrv, topic, MESSAGES)
+    consume(net, classpath, namesrv, topic, group="e2e-auto-first", count=MESSAGES)
+
+    # -- SIGKILL broker-a's master and keep it dead, with a producer and a consumer running
+    failover_topic = "E2E_FAILOVER"
+    create_topic(net, probe, namesrv, "DefaultCluster", failover_topic)
+    old_master = net.host(masters["broker-a"].split(":")[0])
+    with SteadyTraffic(
+        net, classpath, namesrv, failover_topic, "e2e-failover", route_refresh_seconds=ROUTE_REFRESH_SECONDS
+    ) as traffic:
+        time.sleep(ROUTE_REFRESH_SECONDS * 2)  # both groups take sends before the kill
+        killed = broker_jvm_pid(net, old_master)
+        # Stopping the unit at once keeps systemd from starting it again (it would in 5 s).
+        net.ssh(old_master, f"sudo -n kill -9 {killed}; sudo -n systemctl stop {BROKER_UNIT}", check=True)
+        started = time.monotonic()
+        new_master = _wait_for_new_master(net, probe, namesrv, "broker-a", replaced=masters["broker-a"])
+        elected_after = time.monotonic() - started
+        written_before = commitlog_offset(net, probe, namesrv, net.host(new_master.split(":")[0]))
+        time.sleep(AFTER_FAILOVER_SECONDS)
+    result = traffic.result
+    assert result is not None
+    print(
+        f"\nfailover: broker-a's slave {new_master} listed as master {elected_after:.1f}s after SIGKILL of "
+        f"{masters['broker-a']}; sent {result.sent}, acked {result.acked} ({result.not_ok} not SEND_OK), "
+        f"failed {result.failed} over {result.failing_seconds:.1f}s, received {result.received}, "
+        f"lost {result.lost}, duplicates {result.duplicates}"
+    )
+    assert result.acked > 0 and result.lost == 0, result.output
+    assert elected_after < 30, f"the slave took {elected_after:.1f}s to become master"
+    # Sends to broker-a resumed on its new master.
+    assert commitlog_offset(net, probe, namesrv, net.host(new_master.split(":")[0])) > written_before
+
+    # -- the old master comes back as a slave and catches up with the new one
+    net.ssh(old_master, f"sudo -n systemctl start {BROKER_UNIT}", check=True)
+    masters = wait_for_elected_masters(net, probe, namesrv, replicas, timeout=120)
+    assert masters["broker-a"] == new_master, masters
+    wait_until(
+        lambda: (
+            commitlog_offset(net, probe, namesrv, old_master)
+            == commitlog_offset(net, probe, namesrv, net.host(new_master.split(":")[0]))
+        ),
+        120,
+        f"{old_master} to catch up with broker-a's new master {new_master}",
+    )
+
+    # -- a setting read only at start, under traffic: each master hands its role over, then restarts
+    registered = registered_brokers(net, probe, namesrv)
+    assert registered is not None
+    pids_before = {h.name: service_pid(net, h, BROKER_UNIT) for h in brokers}
+    ns_pids = {h.name: service_pid(net, h, NAMESRV_UNIT) for h in hosts_with(net, MODE, "nameServer")}
+    steady_topic = "E2E_STEADY"
+    create_topic(net, probe, namesrv, "DefaultCluster", steady_topic)
+    cluster = RunningCluster(
+        net, stack, probe, namesrv, classpath, steady_topic, registered, route_refresh_seconds=ROUTE_REFRESH_SECONDS
+    )
+    epochs = {name: _master_epoch(net, probe, namesrv, name) for name in replicas}
+    changed = cluster.change("a setting read at start (maxMessageSize)", {"brokerProperties": _max_message_size()})
+    changed.check(most_down=1)
+    assert changed.seen_stopped == {a for addresses in replicas.values() for a in addresses}
+    # Each group's master handed its role over before it restarted: the controllers elected again.
+    for name, epoch in epochs.items():
+        assert _master_epoch(net, probe, namesrv, name) > epoch, f"{name}: no election during the change"
+    for host in brokers:
+        assert service_pid(net, host, BROKER_UNIT) != pids_before[host.name], f"{host} broker not restarted"
+        assert "maxMessageSize=4194304" in net.ssh(host, "cat /etc/rocketmq/broker.conf", check=True).stdout
+    assert {h.name: service_pid(net, h, NAMESRV_UNIT) for h in hosts_with(net, MODE, "nameServer")} == ns_pids
+    masters = wait_for_elected_masters(net, probe, namesrv, replicas)
+    assert {name: entry["master"] for name, entry in stack.outputs()["brokers"].items()} == masters
+    consume(net, classpath, namesrv, topic, group="e2e-auto-after-change", count=MESSAGES)
+
+    # -- destroy: services stopped and disabled on every host
+    stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
+    for name in (p["host"] for p in LAYOUTS[MODE]):
+        host = net.host(name)
+        for unit in (NAMESRV_UNIT, BROKER_UNIT):
+            assert net.ssh(host, f"systemctl is-active {unit}").stdout.strip() != "active", f"{unit} on {host}"
+        assert "java" not in net.ssh(host, "ps -u rocketmq -o args= || true").stdout
+
+
+def _max_message_size() -> dict[str, str]:
+    return broker_properties(MODE, maxMessageSize="4194304")
+
+
+def _master_epoch(net: TestNetwork, probe: Host, namesrv: str, group: str) -> int:
+    """The controllers' master epoch of ``group`` (each election adds one), asked of a controller."""
+    controller = namesrv.split(";", maxsplit=1)[0].replace(":9876", ":9878")
+    answer = mqadmin(net, probe, namesrv, "getSyncStateSet", "-a", controller, "-b", group)
+    match = re.search(r"#MasterEpoch\s+(\d+)", answer)
+    assert match, answer
+    return int(match.group(1))
+
+
+def _wait_for_new_master(net: TestNetwork, probe: Host, namesrv: str, group: str, *, replaced: str) -> str:
+    """Polls the name servers until another replica of ``group`` is listed as its master."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for name, broker_id, address in registered_brokers(net, probe, namesrv) or set():
+            if name == group and broker_id == 0 and address != replaced:
+                return address
+        time.sleep(0.2)
+    raise AssertionError(f"no replica of {group} became master after {replaced} was killed")
