@@ -174,7 +174,7 @@ def test_cluster_info_asks_a_controller_for_its_leader(tmp_path: Path, leader: s
 # mqadmin's stand-in: electMaster succeeds only when $STATE/electable says so, and then the name
 # servers list the other replica as master; brokerStatus shows two equal commit logs.
 FAKE_MQADMIN = """#!/bin/bash
-echo "mqadmin $1" >>"$STATE/calls"
+echo "mqadmin $*" >>"$STATE/calls"
 case $1 in
   electMaster)
     if [[ -f $STATE/electable ]]; then
@@ -224,10 +224,14 @@ def elected_master(tmp_path: Path) -> Iterator[tuple[_ElectingNameServer, Path]]
     server.server_close()
 
 
-def _elected_rollout(tmp_path: Path, namesrv: str, state: Path) -> Any:
-    """broker-a/0's rolling restart in a one-group master-slave-auto cluster, on 10.0.0.9."""
-    hosts = [{k: v for k, v in h.items() if v != "broker-b/0"} for h in HOSTS_BY_MODE[AUTO][:3]]
-    cfg = parse_config(hosts_stack(AUTO, hosts, brokerGroups=1, readyTimeoutSeconds=30))
+def _elected_rollout(tmp_path: Path, namesrv: str, state: Path, *, groups: int = 1) -> Any:
+    """broker-a/0's rolling restart in a master-slave-auto cluster of `groups` groups, on 10.0.0.9
+    (with two, its master first stops taking writes: clients refresh routes every second here)."""
+    hosts = HOSTS_BY_MODE[AUTO]
+    if groups == 1:
+        hosts = [{k: v for k, v in h.items() if v != "broker-b/0"} for h in hosts[:3]]
+    stack = hosts_stack(AUTO, hosts, brokerGroups=groups, readyTimeoutSeconds=30, clientRouteRefreshSeconds=1)
+    cfg = parse_config(stack)
     node = plan_cluster(cfg).broker_nodes[0]
     script = rendering.render_broker_rollout(
         cfg, node, "n1", "10.0.0.9", namesrv, master_endpoint=None, controller_addr="10.0.0.1:9878"
@@ -263,7 +267,7 @@ def test_an_elected_master_hands_its_role_over_before_it_restarts(
     (state / "electable").touch()
     result = _elected_rollout(tmp_path, server.address, state)
     assert result.returncode == 0, result.stderr
-    calls = (state / "calls").read_text().splitlines()
+    calls = [" ".join(line.split()[:2]) for line in (state / "calls").read_text().splitlines()]
     assert calls.index("mqadmin electMaster") < calls.index("systemctl restart"), calls
     output = result.stdout + result.stderr
     assert "broker-a's master is now 10.0.0.10:10911 (elected by the controllers)" in output
@@ -281,6 +285,20 @@ def test_an_elected_master_no_replica_can_take_over_from_keeps_running(
     assert "no replica of broker-a could take over from its master 10.0.0.9:10911" in result.stderr, result.stderr
     assert "systemctl restart" not in (state / "calls").read_text()
     assert (state / "restart-pending-broker").exists(), "a restart that did not happen stays pending"
+
+
+def test_a_master_that_keeps_running_takes_writes_again(
+    tmp_path: Path, elected_master: tuple[_ElectingNameServer, Path]
+) -> None:
+    """With other groups, a master stops taking writes before its hand-over; when no replica can
+    take over it keeps running, and must not stay read-only."""
+    server, state = elected_master
+    result = _elected_rollout(tmp_path, server.address, state, groups=2)
+    assert result.returncode != 0
+    calls = (state / "calls").read_text()
+    stopped = calls.index("updateBrokerConfig -b 10.0.0.9:10911 -k brokerPermission -v 4")
+    assert calls.index("updateBrokerConfig -b 10.0.0.9:10911 -k brokerPermission -v 6") > stopped, calls
+    assert "keeps running on its older files, taking writes" in result.stderr
 
 
 def test_a_topic_on_chosen_groups_goes_to_the_master_the_name_servers_list_now(tmp_path: Path) -> None:
