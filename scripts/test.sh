@@ -40,7 +40,7 @@ if [[ -n $prebuild ]]; then
   prebuild=""
   # Two workers: a lifecycle spends much of its time waiting (restarts, route refreshes), so two
   # run side by side; each has its own hosts and namespaces (tests/e2e/testhosts.py). Which
-  # lifecycles share a worker: tests/e2e/suite_stacks.py LIFECYCLE_WORKERS (loadgroup).
+  # lifecycles share a worker: tests/e2e/suite_stacks.py LIFECYCLE_WORKERS (tests/e2e/conftest.py).
   # -rP: the per-change figures the tests print; --durations: what each test took.
-  pytest -m e2e -n 2 --dist loadgroup -rP --durations=0 tests/e2e
+  pytest -m e2e -n 2 -rP --durations=0 tests/e2e
 fi

@@ -1,14 +1,29 @@
-"""Fixtures the e2e lifecycles share: the engine, RocketMQ's clients, and fresh test hosts."""
+"""Fixtures the e2e lifecycles share (the engine, RocketMQ's clients, fresh test hosts), and which
+worker runs which lifecycle."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.e2e.cluster_harness import engine_environment
-from tests.e2e.suite_stacks import HOST_NAMES
+from tests.e2e.suite_stacks import HOST_NAMES, lifecycle_group
 from tests.e2e.testhosts import TestNetwork
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Each LIFECYCLE_WORKERS group goes whole to one worker. xdist's own `--dist loadgroup` cannot
+    do it under pytest 9.2: it renames test ids through an attribute pytest no longer reads, so
+    the lifecycles were spread as they came (CI on 29ff07e put async and sync on one worker)."""
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    class LifecycleScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return lifecycle_group(nodeid) or nodeid
+
+    return LifecycleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import pytest
-
 from components.config import DEFAULT_VERSION
 from tests.e2e.cluster_harness import Mirror
 from tests.e2e.testhosts import TestNetwork
 
-# Lifecycles run on two test workers side by side (scripts/test.sh: -n 2 --dist loadgroup); each
-# worker takes one of these groups whole, the other e2e tests fill in where a worker is free. In CI
-# on e386fd7 (2026-12-02): async 2,645 s, single 596, the local target 211; sync 1,853, multi 1,085;
-# master-slave-auto is new. The two groups' sums stay close: the longer one is the e2e run's length.
+# Lifecycles run on two test workers side by side (scripts/test.sh: -n 2); each worker takes one of
+# these groups whole (tests/e2e/conftest.py schedules them), the other e2e tests fill in where a
+# worker is free. In CI on e386fd7 (2026-12-02): async 2,645 s, single 596, the local target 211;
+# sync 1,853, multi 1,085; master-slave-auto about 620 alone. The two groups' sums stay close: the
+# longer one is the e2e run's length.
 LIFECYCLE_WORKERS = {
     "master-slave-async": "lifecycles-1",
     "single-master": "lifecycles-1",
@@ -26,8 +25,21 @@ LIFECYCLE_WORKERS = {
 }
 
 
-def on_its_worker(lifecycle: str) -> pytest.MarkDecorator:
-    return pytest.mark.xdist_group(LIFECYCLE_WORKERS[lifecycle])
+# The test ids of the lifecycles, by the LIFECYCLE_WORKERS key each stands for.
+_LIFECYCLE_TESTS = {
+    "local": "test_local_stack_lifecycle",
+    "master-slave-auto": "test_controller_mode_lifecycle",
+}
+
+
+def lifecycle_group(nodeid: str) -> str | None:
+    """The LIFECYCLE_WORKERS group of the test ``nodeid``, or None for the other e2e tests."""
+    for lifecycle, group in LIFECYCLE_WORKERS.items():
+        if nodeid.endswith(f"::test_cluster_lifecycle[{lifecycle}]") or nodeid.endswith(
+            f"::{_LIFECYCLE_TESTS.get(lifecycle, '-')}"
+        ):
+            return group
+    return None
 
 
 UPGRADE_VERSION = "5.5.0"  # single-master upgrades to it from the default, through a corrupted download

@@ -56,7 +56,6 @@ from tests.e2e.suite_stacks import (
     broker_properties,
     expected_brokers,
     hosts_with,
-    on_its_worker,
     placed,
     stack_config,
     stack_hosts,
@@ -68,13 +67,13 @@ from tests.e2e.traffic import client_for, consume, produce
 pytestmark = pytest.mark.e2e
 
 MESSAGES = 1000
-# Which worker runs which: suite_stacks.LIFECYCLE_WORKERS.
+# Which worker runs which: suite_stacks.LIFECYCLE_WORKERS (scheduled by tests/e2e/conftest.py).
 LIFECYCLES = ["master-slave-async", "single-master", "master-slave-sync", "multi-master"]
 # master-slave-auto's lifecycle is tests/e2e/test_controller_e2e.py.
 assert sorted([*LIFECYCLES, "master-slave-auto"]) == sorted(LAYOUTS), "every mode's lifecycle runs, once"
 
 
-@pytest.mark.parametrize("mode", [pytest.param(mode, marks=on_its_worker(mode)) for mode in LIFECYCLES])
+@pytest.mark.parametrize("mode", LIFECYCLES)
 def test_cluster_lifecycle(
     mode: str, net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
 ) -> None:

@@ -35,7 +35,6 @@ from tests.e2e.suite_stacks import (
     VERSIONS_BY_MODE,
     broker_properties,
     hosts_with,
-    on_its_worker,
     replicas_by_group,
     stack_config,
 )
@@ -51,7 +50,6 @@ MESSAGES = 1000
 AFTER_FAILOVER_SECONDS = 20
 
 
-@on_its_worker(MODE)
 def test_controller_mode_lifecycle(
     net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
 ) -> None:

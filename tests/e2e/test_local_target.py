@@ -28,7 +28,6 @@ from localhosts.release_dist import vendor_dir
 from localhosts.system import CGROUP_ROOT, mountpoints
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PROJECT_ROOT, PulumiStack, copy_program, engine_environment
-from tests.e2e.suite_stacks import on_its_worker
 from tests.e2e.testhosts import DEFAULT_PREFIX
 from tests.e2e.traffic import consume, produce, sdk_round_trip
 
@@ -85,7 +84,6 @@ def _in_machine(spec: machine.MachineSpec, *argv: str) -> str:
     return result.stdout + result.stderr
 
 
-@on_its_worker("local")
 def test_local_stack_lifecycle(tmp_path: Path) -> None:
     _require_root_and_tools()
     taken = [port for port in (*PORTS, LOCAL_MIRROR_PORT) if port_taken(port)]
