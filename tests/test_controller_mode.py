@@ -5,9 +5,7 @@ first (run by bash with stand-ins), the aws network, and the `brokers` output.""
 from __future__ import annotations
 
 import json
-import socket
 import socketserver
-import struct
 import subprocess
 import sys
 import threading
@@ -25,7 +23,14 @@ from tests.host_scripts import run_with_stand_ins
 from tests.program_commands import broker_commands, broker_conf, namesrv_commands, rollouts, written_file
 from tests.pulumi_harness import run_main_program
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack
-from tests.test_health_checks import FAKE_JOURNALCTL, FAKE_SYSTEMCTL, _cluster_info_body, _frame, _Server
+from tests.test_health_checks import (
+    FAKE_JOURNALCTL,
+    FAKE_SYSTEMCTL,
+    _cluster_info_body,
+    _frame,
+    _Server,
+    read_request,
+)
 from tests.test_rendering import _check_script
 
 AUTO = "master-slave-auto"
@@ -131,10 +136,7 @@ class _Controller(socketserver.BaseRequestHandler):
     server: _ControllerServer
 
     def handle(self) -> None:
-        (length,) = struct.unpack(">I", self.request.recv(4, socket.MSG_WAITALL))
-        payload = self.request.recv(length, socket.MSG_WAITALL)
-        (marked,) = struct.unpack(">I", payload[:4])
-        request = json.loads(payload[4 : 4 + (marked & 0xFFFFFF)])
+        request = read_request(self.request)
         fields = {"group": "DefaultCluster-controllers", "isLeader": "false", "peers": "n0-127.0.0.1:9878"}
         if self.server.leader:
             fields["controllerLeaderAddress"] = self.server.leader

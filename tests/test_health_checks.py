@@ -33,6 +33,15 @@ def _frame(header: dict[str, object], body: bytes = b"") -> bytes:
     return struct.pack(">II", 4 + len(encoded) + len(body), len(encoded)) + encoded + body
 
 
+def read_request(conn: socket.socket) -> dict[str, Any]:
+    """The JSON header of one remoting request read from ``conn`` (its body is ignored)."""
+    (length,) = struct.unpack(">I", conn.recv(4, socket.MSG_WAITALL))
+    payload = conn.recv(length, socket.MSG_WAITALL)
+    (marked,) = struct.unpack(">I", payload[:4])
+    header: dict[str, Any] = json.loads(payload[4 : 4 + (marked & 0xFFFFFF)])
+    return header
+
+
 class _NameServer(socketserver.BaseRequestHandler):
     """Answers GET_BROKER_CLUSTER_INFO with the server's `body`, as RocketMQ writes it (number keys
     unquoted), or with the server's `error_code`."""
@@ -40,10 +49,7 @@ class _NameServer(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
-        (length,) = struct.unpack(">I", self.request.recv(4, socket.MSG_WAITALL))
-        payload = self.request.recv(length, socket.MSG_WAITALL)
-        (marked,) = struct.unpack(">I", payload[:4])
-        request = json.loads(payload[4 : 4 + (marked & 0xFFFFFF)])
+        request = read_request(self.request)
         self.server.requests.append(request)
         if self.server.error_code is not None or request["code"] != GET_BROKER_CLUSTER_INFO:
             answer = {"code": self.server.error_code or 1, "flag": 1, "opaque": request["opaque"], "remark": "no"}
