@@ -274,8 +274,34 @@ public final class RmqCheck {
                 return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
             }
         });
-        consumer.start();
+        try {
+            consumer.start();
+        } catch (IllegalStateException e) {
+            // 5.x throws from start() when its first route query times out, after the consumer
+            // already runs; an application would go on, so the check fetches the route again.
+            System.out.println("WARN consumer start: " + e);
+            awaitRoute(consumer, topic);
+        }
         return consumer;
+    }
+
+    /** Queries the topic's route until a name server answers, at most 30 times a second apart. */
+    private static void awaitRoute(DefaultMQPushConsumer consumer, String topic) throws InterruptedException {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                if (consumer.getDefaultMQPushConsumerImpl().getmQClientFactory().updateTopicRouteInfoFromNameServer(topic)) {
+                    return;
+                }
+            } catch (IllegalStateException e) {
+                if (attempt >= 30) {
+                    throw e;
+                }
+            }
+            if (attempt >= 30) {
+                throw new IllegalStateException("no route for " + topic + " after " + attempt + " queries");
+            }
+            Thread.sleep(1_000);
+        }
     }
 
     /** Shuts the consumer down, but waits for its threads no longer than 5 s. */
