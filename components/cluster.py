@@ -1,5 +1,5 @@
-"""Wires the pieces: config -> plan -> hosts (aws or existing) -> name servers -> broker pairs -> topics and
-consumer groups -> outputs."""
+"""Wires the pieces: config -> plan -> hosts (aws or existing) -> name servers (and controllers of their own)
+-> broker pairs -> topics and consumer groups -> outputs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pulumi
 
 from components.broker_pair import BrokerPair, BrokerPairArgs
 from components.config import ClusterConfig
+from components.controller_tier import ControllerTier, ControllerTierArgs
 from components.group_drain import GroupDrain, GroupDrainArgs
 from components.local_fleet import LocalFleet, LocalFleetArgs
 from components.name_server_tier import NameServerTier, NameServerTierArgs
@@ -116,9 +117,18 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         "rocketmq-namesrv",
         NameServerTierArgs(cfg=cfg, hosts=[hosts[h.key] for h in plan.name_server_hosts]),
     )
-    # One chain of rolling restarts through the whole cluster: name servers, then group by group.
-    pairs: list[BrokerPair] = []
+    # One chain of rolling restarts through the whole cluster: name servers, controllers of their
+    # own, then group by group.
     rollout_after: Sequence[pulumi.Resource] = tier.rollouts[-1:]
+    controller_addr, brokers_wait_for = tier.controller_addr, list(tier.services)
+    own_controllers = [hosts[h.key] for h in plan.controller_hosts if h.own_controller]
+    if own_controllers:
+        controllers = ControllerTier(
+            "rocketmq-controller", ControllerTierArgs(cfg=cfg, hosts=own_controllers, rollout_after=rollout_after)
+        )
+        controller_addr, rollout_after = controllers.controller_addr, controllers.rollouts[-1:]
+        brokers_wait_for += controllers.services
+    pairs: list[BrokerPair] = []
     for group in plan.groups:
         pair = BrokerPair(
             f"rocketmq-{group.broker_name}",
@@ -127,9 +137,9 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 group=group,
                 hosts=hosts,
                 namesrv_addr=tier.namesrv_addr,
-                name_servers=tier.services,
+                name_servers=brokers_wait_for,
                 rollout_after=rollout_after,
-                controller_addr=tier.controller_addr,
+                controller_addr=controller_addr,
             ),
         )
         pairs.append(pair)

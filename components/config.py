@@ -86,6 +86,7 @@ CONFIG_KEYS = frozenset(
     {
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap", "proxyHeap",
+        "controllerHeap", "controllers",
         "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
         "metrics", "metricsPort", "proxy", "proxyGrpcPort", "proxyRemotingPort", "proxyHosts",
         # topics and consumer groups as code (components/config_topics.py)
@@ -115,6 +116,7 @@ class HeapSettings:
     name_server: str | None = None
     broker: str | None = None
     proxy: str | None = None  # proxies of their own (proxy: cluster)
+    controller: str | None = None  # controllers of their own (master-slave-auto, rocketmq:controllers)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class HostSpec:
     name_server: bool
     broker: BrokerPlacement | None
     proxy: bool = False  # runs a proxy (rocketmq:proxy cluster)
+    controller: bool = False  # runs a controller of its own (master-slave-auto)
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,8 @@ class ClusterConfig:
     # RocketMQ's Prometheus exporter on each broker (5.x): its port on hosts and aws; None when off.
     metrics_port: int | None = None
     proxy: ProxySettings | None = None  # None: rocketmq:proxy none
+    # master-slave-auto: how many controllers run on hosts of their own; 0: one in each name server.
+    controllers: int = 0
 
 
 # ---------------------------------------------------------------- parsing
@@ -291,13 +296,6 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
             f"must be 0 in {mode.value} mode (use master-slave-async, master-slave-sync or master-slave-auto "
             f"for slaves); got {slaves}",
         )
-    if mode.elects_masters and name_servers % 2 == 0:
-        raise ConfigError(
-            "nameServers",
-            f"must be odd in {mode.value} mode: each name server runs a controller, and an even number of "
-            f"controllers rides out no more failures than one fewer; got {name_servers} (3 is the default)",
-        )
-
     cluster_name = check.pattern(
         "clusterName", r.get("clusterName", "DefaultCluster"), _NAME, "1-63 letters, digits, _ or -"
     )
@@ -329,6 +327,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         name_server=check.heap("nameServerHeap", r.get("nameServerHeap")),
         broker=check.heap("brokerHeap", r.get("brokerHeap")),
         proxy=check.heap("proxyHeap", r.get("proxyHeap")),
+        controller=check.heap("controllerHeap", r.get("controllerHeap")),
     )
     store_path = check.pattern(
         "storePath", r.get("storePath", "/data/rocketmq/store"), _ABS_PATH, "an absolute path of plain characters"
@@ -357,6 +356,9 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         r, secret_keys, mode=mode, groups=broker_groups, slaves=slaves, name_servers=name_servers
     )
     proxy = parse_proxy(r, release, metrics_port, mode=mode, brokers=broker_groups * (slaves + 1), hosts=hosts)
+    from components.config_controllers import parse_controllers
+
+    controllers = parse_controllers(r, mode=mode, target=target, hosts=hosts, name_servers=name_servers)
     if aws is not None and not (store_path + "/").startswith("/data/rocketmq/"):
         raise ConfigError(
             "storePath",
@@ -397,6 +399,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         prune_topics=catalog.prune,
         metrics_port=metrics_port,
         proxy=proxy,
+        controllers=controllers,
     )
 
 

@@ -77,7 +77,17 @@ def parse_hosts(
     if not isinstance(value, list) or not value:
         raise ConfigError(key, f"must be a non-empty list of hosts; got {raw!r}")
 
-    allowed_fields = {"name", "address", "privateAddress", "user", "port", "nameServer", "broker", "proxy"}
+    allowed_fields = {
+        "name",
+        "address",
+        "privateAddress",
+        "user",
+        "port",
+        "nameServer",
+        "broker",
+        "proxy",
+        "controller",
+    }
     specs: list[HostSpec] = []
     for index, entry in enumerate(value):
         where = f"{key}[{index}]"
@@ -106,9 +116,19 @@ def parse_hosts(
         name_server = check.boolean(f"{where}.nameServer", entry.get("nameServer", False))
         broker = _placement(f"{where}.broker", entry.get("broker"))
         proxy = check.boolean(f"{where}.proxy", entry.get("proxy", False))
-        if not name_server and broker is None and not proxy:
+        controller = check.boolean(f"{where}.controller", entry.get("controller", False))
+        if not name_server and broker is None and not proxy and not controller:
             raise ConfigError(
-                where, f"host {name!r} carries nothing: set nameServer: true, broker: broker-a/0 and/or proxy: true"
+                where,
+                f"host {name!r} carries nothing: set nameServer: true, broker: broker-a/0, proxy: true "
+                "and/or controller: true",
+            )
+        if controller and (name_server or proxy):
+            raise ConfigError(
+                f"{where}.controller",
+                f"host {name!r} runs a {'name server' if name_server else 'proxy'}: a controller of its own runs on "
+                "a host with no name server or proxy (it may carry a broker); for controllers inside the name "
+                "servers, mark no host controller: true",
             )
         if proxy and broker is not None:
             raise ConfigError(
@@ -116,7 +136,7 @@ def parse_hosts(
                 f"host {name!r} carries a broker: a proxy host may carry a name server but no broker "
                 "(each would serve metrics on the same port, and the proxy forwards every client's traffic)",
             )
-        specs.append(HostSpec(name, address, private, user, port, name_server, broker, proxy))
+        specs.append(HostSpec(name, address, private, user, port, name_server, broker, proxy, controller))
 
     for attr, label in (("name", "name"), ("address", "address"), ("private_address", "privateAddress")):
         seen: set[str] = set()

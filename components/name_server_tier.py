@@ -31,6 +31,19 @@ def script_digest(script: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(script).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
 
 
+def controller_peers(hosts: Sequence[RocketMqHost]) -> pulumi.Output[ControllerPeers | None]:
+    """The Raft group of the controllers among `hosts`, in their order; None when none runs one."""
+    controller_hosts = [host for host in hosts if host.planned.controller_port is not None]
+    ports = [host.planned.controller_port for host in controller_hosts]
+    return pulumi.Output.all(*[host.private_address for host in controller_hosts]).apply(
+        lambda addresses: (
+            ControllerPeers(tuple(endpoint(a, p) for a, p in zip(addresses, ports, strict=True) if p is not None))
+            if addresses
+            else None
+        )
+    )
+
+
 @dataclass(frozen=True)
 class NameServerTierArgs:
     cfg: ClusterConfig
@@ -40,20 +53,8 @@ class NameServerTierArgs:
 class NameServerTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: NameServerTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketmq:index:NameServerTier", name, None, opts)
-        # master-slave-auto: a controller in each name server; together they are one Raft group.
-        controller_hosts = [host for host in args.hosts if host.planned.controller_port is not None]
-        controller_ports = [host.planned.controller_port for host in controller_hosts]
-        self.controllers: pulumi.Output[ControllerPeers | None] = pulumi.Output.all(
-            *[host.private_address for host in controller_hosts]
-        ).apply(
-            lambda addresses: (
-                ControllerPeers(
-                    tuple(endpoint(a, p) for a, p in zip(addresses, controller_ports, strict=True) if p is not None)
-                )
-                if addresses
-                else None
-            )
-        )
+        # master-slave-auto: a controller in each name server (unless they run on hosts of their own).
+        self.controllers = controller_peers(args.hosts)
         # What the brokers' controllerAddr says ("" without controllers).
         self.controller_addr: pulumi.Output[str] = self.controllers.apply(
             lambda peers: peers.controller_addr if peers else ""

@@ -20,14 +20,30 @@ DATA_MOUNT = "/data/rocketmq"
 HEREDOC = "ROCKETMQ_PULUMI_FILE_EOF"
 STOP_TIMEOUT_SECONDS = 120
 # HEAP=auto bounds in MiB: name server 1/8 of memory, broker and proxy 1/4.
-AUTO_HEAP_MIN_MB = {"namesrv": 128, "broker": 256, "proxy": 256}
-AUTO_HEAP_MAX_MB = {"namesrv": 4096, "broker": 8192, "proxy": 4096}
+# A controller of its own (master-slave-auto): as a name server, 1/8.
+AUTO_HEAP_MIN_MB = {"namesrv": 128, "broker": 256, "proxy": 256, "controller": 128}
+AUTO_HEAP_MAX_MB = {"namesrv": 4096, "broker": 8192, "proxy": 4096, "controller": 4096}
 
-UNITS = {"namesrv": "rocketmq-namesrv.service", "broker": "rocketmq-broker.service", "proxy": "rocketmq-proxy.service"}
-DESCRIPTIONS = {"namesrv": "RocketMQ name server", "broker": "RocketMQ broker", "proxy": "RocketMQ proxy"}
+UNITS = {
+    "namesrv": "rocketmq-namesrv.service",
+    "broker": "rocketmq-broker.service",
+    "proxy": "rocketmq-proxy.service",
+    "controller": "rocketmq-controller.service",
+}
+DESCRIPTIONS = {
+    "namesrv": "RocketMQ name server",
+    "broker": "RocketMQ broker",
+    "proxy": "RocketMQ proxy",
+    "controller": "RocketMQ controller",
+}
 # RocketMQ logs to ~/logs/rocketmqlogs of the service user; the first file is the role's main log.
 LOG_DIR = f"{SERVICE_USER_HOME}/logs/rocketmqlogs"
-LOG_FILES = {"namesrv": ("namesrv.log",), "broker": ("broker.log", "store.log"), "proxy": ("proxy.log",)}
+LOG_FILES = {
+    "namesrv": ("namesrv.log",),
+    "broker": ("broker.log", "store.log"),
+    "proxy": ("proxy.log",),
+    "controller": ("controller_default.log", "dledger.log"),
+}
 MQADMIN = "/usr/local/libexec/rocketmq/mqadmin"
 # The brokers the name servers know, without a JVM (templates/cluster-info.py.j2): health checks poll it.
 CLUSTER_INFO = "/usr/local/libexec/rocketmq/cluster-info"
@@ -193,7 +209,7 @@ def render_unit(role: str, store_path: str, *, keeps_state: bool = False) -> str
     return render(
         "rocketmq.service.j2",
         role=role,
-        needs_store=role == "broker" or keeps_state,
+        needs_store=role in ("broker", "controller") or keeps_state,
         description=description,
         rocketmq_home=ROCKETMQ_HOME,
         stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
@@ -273,17 +289,21 @@ class ControllerPeers:
         return ";".join(self.endpoints)
 
 
+def controller_settings(cfg: ClusterConfig, controllers: ControllerPeers, self_endpoint: str) -> dict[str, str]:
+    """What templates/_controller.conf.j2 writes for the controller at `self_endpoint`, inside a name
+    server or on its own."""
+    return {
+        "group": f"{cfg.cluster_name}-controllers",
+        "peers": controllers.peers(),
+        "self_id": f"n{controllers.endpoints.index(self_endpoint)}",
+        "store_path": f"{cfg.store_path}/controller",
+    }
+
+
 def render_namesrv_conf(
     cfg: ClusterConfig, port: int, controllers: ControllerPeers | None = None, self_endpoint: str = ""
 ) -> str:
-    controller = None
-    if controllers is not None:
-        controller = {
-            "group": f"{cfg.cluster_name}-controllers",
-            "peers": controllers.peers(),
-            "self_id": f"n{controllers.endpoints.index(self_endpoint)}",
-            "store_path": f"{cfg.store_path}/controller",
-        }
+    controller = None if controllers is None else controller_settings(cfg, controllers, self_endpoint)
     return render("namesrv.conf.j2", listen_port=port, controller=controller)
 
 
@@ -297,7 +317,12 @@ def render_namesrv_script(
     controller_port: int | None = None,
 ) -> str:
     """`controllers`: the Raft group this name server's controller (at `controller_port`) joins."""
-    env = render("namesrv.env.j2", version=cfg.release.version, heap=cfg.heap.name_server or "auto")
+    env = render(
+        "jvm-service.env.j2",
+        description=DESCRIPTIONS["namesrv"],
+        version=cfg.release.version,
+        heap=cfg.heap.name_server or "auto",
+    )
     conf = render_namesrv_conf(cfg, port, controllers, f"{address}:{controller_port}")
     files = [
         *_common_files("namesrv", cfg, env, keeps_state=controllers is not None),

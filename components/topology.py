@@ -42,6 +42,10 @@ LOCAL_PROXY_REMOTING_PORT_OFFSET = 7
 # (clear of the mirror's 19800, the name servers' and the brokers' sshd, up to 20358).
 LOCAL_PROXY_PORT_BASE = 18080
 LOCAL_PROXY_SSH_PORT_BASE = 20400
+# Controller machine k (master-slave-auto with rocketmq:controllers, 0-8): 19879 + 10 k, between
+# the name servers' ports and their controllers'; sshd 20420 + k.
+LOCAL_CONTROLLER_PORT_BASE = 19879
+LOCAL_CONTROLLER_SSH_PORT_BASE = 20420
 LOCAL_ADDRESS = "127.0.0.1"
 
 
@@ -90,7 +94,13 @@ class PlannedHost:
     ssh_port: int = SSH_PORT  # target local: sshd of the machine (hosts: the host's own port)
     proxy_ports: ProxyPorts | None = None  # a proxy of its own (rocketmq:proxy cluster)
     metrics_port: int | None = None  # the proxy's Prometheus exporter (rocketmq:metrics)
-    controller_port: int | None = None  # the controller in this name server (master-slave-auto)
+    # master-slave-auto: the controller in this name server, or of its own (rocketmq:controllers)
+    controller_port: int | None = None
+
+    @property
+    def own_controller(self) -> bool:
+        """Runs a controller as a service of its own (mqcontroller), not inside a name server."""
+        return self.controller_port is not None and not self.name_server
 
     @property
     def listen_ports(self) -> tuple[int, ...]:
@@ -148,7 +158,7 @@ class ClusterPlan:
 
     @property
     def controller_hosts(self) -> tuple[PlannedHost, ...]:
-        """Name servers running a controller (master-slave-auto), in the order of their Raft ids."""
+        """Hosts running a controller (master-slave-auto), in the order of their Raft ids."""
         return tuple(h for h in self.hosts if h.controller_port is not None)
 
     @property
@@ -192,10 +202,12 @@ def plan_cluster(cfg: ClusterConfig, zones: int = 2) -> ClusterPlan:
         plan = _plan_local_machines(cfg)
     else:
         plan = _plan_dedicated_hosts(cfg, zones)
-    return _with_controllers(plan) if cfg.mode.elects_masters else plan
+    if cfg.mode.elects_masters and cfg.controllers == 0:
+        return _with_controllers_in_name_servers(plan)
+    return plan
 
 
-def _with_controllers(plan: ClusterPlan) -> ClusterPlan:
+def _with_controllers_in_name_servers(plan: ClusterPlan) -> ClusterPlan:
     """master-slave-auto: a controller in every name server (target local: at its own port)."""
     hosts = tuple(
         replace(
@@ -255,6 +267,16 @@ def _plan_dedicated_hosts(cfg: ClusterConfig, zones: int) -> ClusterPlan:
             )
             nodes.append(node)
             hosts.append(PlannedHost(key=key, name_server=False, broker=node, zone_slot=zone_slot(g, broker_id, zones)))
+    hosts += [
+        PlannedHost(
+            key=f"controller-{i + 1}",
+            name_server=False,
+            broker=None,
+            zone_slot=i % zones,
+            controller_port=CONTROLLER_PORT,
+        )
+        for i in range(cfg.controllers)
+    ]
     if cfg.proxy is not None and cfg.proxy.mode == "cluster":
         hosts += [_proxy_host(cfg, f"proxy-{i + 1}", i % zones) for i in range(cfg.proxy.hosts)]
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
@@ -279,7 +301,12 @@ def _plan_existing_hosts(cfg: ClusterConfig) -> ClusterPlan:
         if spec.proxy:
             hosts.append(_proxy_host(cfg, spec.name, 0, name_server=spec.name_server))
             continue
-        hosts.append(PlannedHost(key=spec.name, name_server=spec.name_server, broker=node, zone_slot=0))
+        controller_port = CONTROLLER_PORT if spec.controller else None
+        hosts.append(
+            PlannedHost(
+                key=spec.name, name_server=spec.name_server, broker=node, zone_slot=0, controller_port=controller_port
+            )
+        )
     return ClusterPlan(cfg.mode, cfg.cluster_name, tuple(hosts), _groups_from(nodes))
 
 
@@ -290,8 +317,19 @@ def _plan_local_machines(cfg: ClusterConfig) -> ClusterPlan:
     group_index = {group.broker_name: g for g, group in enumerate(dedicated.groups)}
     hosts: list[PlannedHost] = []
     nodes: list[BrokerNode] = []
-    name_servers = proxies = 0
+    name_servers = proxies = controllers = 0
     for planned in dedicated.hosts:
+        if planned.own_controller:
+            k = controllers
+            controllers += 1
+            hosts.append(
+                replace(
+                    planned,
+                    controller_port=LOCAL_CONTROLLER_PORT_BASE + 10 * k,
+                    ssh_port=LOCAL_CONTROLLER_SSH_PORT_BASE + k,
+                )
+            )
+            continue
         if planned.proxy_ports is not None:
             k = proxies
             proxies += 1

@@ -91,7 +91,9 @@ def _kind(host: PlannedHost) -> str:
         return "replica" if host.broker.elected else "master" if host.broker.is_master else "slave"
     if host.proxy_ports is not None:
         return "proxy"
-    return "nameserver" if host.name_server else "other"
+    if host.name_server:
+        return "nameserver"
+    return "controller" if host.own_controller else "other"
 
 
 # ---------------------------------------------------------------- arrows between hosts
@@ -170,6 +172,7 @@ KIND_COLOURS = {
     "replica": ("#f6f0d2", "#8a7410"),
     "nameserver": ("#e3f1dc", "#3d8b2f"),
     "proxy": ("#efe3f6", "#7a3fa0"),
+    "controller": ("#e0e0e0", "#505050"),
 }
 
 

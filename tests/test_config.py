@@ -16,6 +16,7 @@ from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_sta
 from tests.test_config_aws import BAD_INPUTS as AWS_BAD_INPUTS
 from tests.test_config_topics import BAD_INPUTS as TOPIC_BAD_INPUTS
 from tests.test_controller_mode import BAD_INPUTS as CONTROLLER_BAD_INPUTS
+from tests.test_controllers_of_their_own import BAD_INPUTS as OWN_CONTROLLER_BAD_INPUTS
 from tests.test_metrics import BAD_INPUTS as METRICS_BAD_INPUTS
 from tests.test_proxy import BAD_INPUTS as PROXY_BAD_INPUTS
 
@@ -346,7 +347,13 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
 
 
 ALL_BAD_INPUTS = (
-    BAD_INPUTS + AWS_BAD_INPUTS + TOPIC_BAD_INPUTS + METRICS_BAD_INPUTS + PROXY_BAD_INPUTS + CONTROLLER_BAD_INPUTS
+    BAD_INPUTS
+    + AWS_BAD_INPUTS
+    + TOPIC_BAD_INPUTS
+    + METRICS_BAD_INPUTS
+    + PROXY_BAD_INPUTS
+    + CONTROLLER_BAD_INPUTS
+    + OWN_CONTROLLER_BAD_INPUTS
 )
 
 

@@ -1,0 +1,80 @@
+"""ControllerTier: master-slave-auto's controllers on hosts of their own (rocketmq:controllers, or hosts
+with controller: true), as systemd services checked to know the Raft group's leader.
+
+As for the name servers, each controller is two steps: configure (write its files; start it when it
+is not running, in parallel on a new cluster, since a leader needs a majority) and a rolling restart
+(only when configure left it running older files), chained so that at most one controller restarts
+at a time; the others keep a majority and go on electing masters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_command import remote
+
+from components.config import ClusterConfig
+from components.controller_rendering import render_controller_rollout, render_controller_script
+from components.name_server_tier import controller_peers, script_digest
+from components.remote import root_script
+from components.rendering import ControllerPeers, render_stop_command
+from components.rocketmq_host import RocketMqHost
+
+
+@dataclass(frozen=True)
+class ControllerTierArgs:
+    cfg: ClusterConfig
+    hosts: Sequence[RocketMqHost]
+    # The rolling restart before the first controller's (the last name server's).
+    rollout_after: Sequence[pulumi.Resource]
+
+
+class ControllerTier(pulumi.ComponentResource):
+    def __init__(self, name: str, args: ControllerTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("rocketmq:index:ControllerTier", name, None, opts)
+        peers = controller_peers(args.hosts)
+        # The brokers' controllerAddr: every controller.
+        self.controller_addr: pulumi.Output[str] = peers.apply(lambda found: found.controller_addr if found else "")
+        # What brokers wait for: every controller configured and knowing the leader.
+        self.services: list[remote.Command] = []
+        self.rollouts: list[remote.Command] = []
+        previous = list(args.rollout_after)
+        for host in args.hosts:
+            script = self._script(args.cfg, host, peers)
+            configure = root_script(
+                f"{name}-{host.key}",
+                host.connection,
+                script,
+                parent=self,
+                depends_on=[host.installed],
+                triggers=host.machine_triggers,
+                delete=render_stop_command("controller"),
+            )
+            rollout = root_script(
+                f"{name}-{host.key}-rollout",
+                host.connection,
+                self._rollout_script(args.cfg, host),
+                parent=self,
+                depends_on=[configure, *previous],
+                triggers=[*host.machine_triggers, script_digest(script)],
+            )
+            self.services.append(configure)
+            self.rollouts.append(rollout)
+            previous = [rollout]
+        self.register_outputs({"controllerAddr": self.controller_addr})
+
+    @staticmethod
+    def _rollout_script(cfg: ClusterConfig, host: RocketMqHost) -> pulumi.Output[str]:
+        return host.private_address.apply(lambda address: render_controller_rollout(cfg, host.planned, address))
+
+    @staticmethod
+    def _script(
+        cfg: ClusterConfig, host: RocketMqHost, peers: pulumi.Output[ControllerPeers | None]
+    ) -> pulumi.Output[str]:
+        def render(values: list[object]) -> str:
+            address, found = values
+            assert isinstance(address, str) and isinstance(found, ControllerPeers)
+            return render_controller_script(cfg, host.planned, address, found)
+
+        return pulumi.Output.all(host.private_address, peers).apply(render)
