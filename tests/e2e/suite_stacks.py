@@ -19,6 +19,7 @@ LIFECYCLE_WORKERS = {
     "master-slave-async": "lifecycles-1",
     "single-master": "lifecycles-1",
     "local": "lifecycles-1",
+    "controllers-of-their-own": "lifecycles-1",
     "master-slave-sync": "lifecycles-2",
     "multi-master": "lifecycles-2",
     "master-slave-auto": "lifecycles-2",
@@ -29,6 +30,7 @@ LIFECYCLE_WORKERS = {
 _LIFECYCLE_TESTS = {
     "local": "test_local_stack_lifecycle",
     "master-slave-auto": "test_controller_mode_lifecycle",
+    "controllers-of-their-own": "test_controllers_of_their_own",
 }
 
 
@@ -130,6 +132,14 @@ LAYOUTS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# master-slave-auto with a controller on a host of its own (controller: true): one group of two.
+OWN_CONTROLLER_LAYOUT: list[dict[str, Any]] = [
+    {"host": "n1", "nameServer": True, "broker": "broker-a/0"},
+    {"host": "n2", "broker": "broker-a/1"},
+    {"host": "n3", "controller": True},
+]
+
+
 def placed(net: TestNetwork, placements: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stack `hosts` entries for placements ({"host", "broker"/"nameServer"}) on the test hosts."""
     hosts = []
@@ -145,16 +155,24 @@ def stack_hosts(mode: str, net: TestNetwork) -> list[dict[str, Any]]:
 
 
 def stack_config(
-    mode: str, net: TestNetwork, mirror: Mirror, version: str, *, fast_route_refresh: bool = True
+    mode: str,
+    net: TestNetwork,
+    mirror: Mirror,
+    version: str,
+    *,
+    fast_route_refresh: bool = True,
+    layout: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The lifecycle's stack config; without ``fast_route_refresh``, RocketMQ's default route
-    refresh and registration period (benchmarks: figures for what users get)."""
-    hosts = stack_hosts(mode, net)
+    """The lifecycle's stack config, on the mode's layout unless another is given; without
+    ``fast_route_refresh``, RocketMQ's default route refresh and registration period (benchmarks:
+    figures for what users get)."""
+    hosts = placed(net, LAYOUTS[mode] if layout is None else layout)
     waits: dict[str, Any] = {"clientRouteRefreshSeconds": ROUTE_REFRESH_SECONDS} if fast_route_refresh else {}
     return {
         "target": "hosts",
         "mode": mode,
         "nameServers": sum(1 for h in hosts if h.get("nameServer")),
+        "brokerGroups": len({h["broker"].split("/")[0] for h in hosts if h.get("broker")}),
         "sshUser": "deploy",
         "hosts": hosts,
         "version": version,

@@ -4,6 +4,9 @@ by its slave while a producer and a consumer run; nothing acknowledged is lost. 
 back as a slave and catches up. A rolling broker-config change then hands each master's role over
 before it restarts, again without losing an acknowledged message.
 
+A second, smaller lifecycle runs the controller on a host of its own (controller: true): it elects
+the master at start and again when the master is killed.
+
 One lifecycle, one test: its steps build on each other. Hosts are fresh and torn down on failure too.
 """
 
@@ -31,6 +34,7 @@ from tests.e2e.cluster_harness import (
 from tests.e2e.scale_scenario import BROKER_UNIT, NAMESRV_UNIT, RunningCluster
 from tests.e2e.suite_stacks import (
     LAYOUTS,
+    OWN_CONTROLLER_LAYOUT,
     ROUTE_REFRESH_SECONDS,
     VERSIONS_BY_MODE,
     broker_properties,
@@ -45,6 +49,7 @@ pytestmark = pytest.mark.e2e
 
 MODE = "master-slave-auto"
 MESSAGES = 1000
+CONTROLLER_UNIT = "rocketmq-controller.service"
 # Sends and reads go on this long after the new master is listed: long enough for every client to
 # refresh its routes (every ROUTE_REFRESH_SECONDS) a few times.
 AFTER_FAILOVER_SECONDS = 20
@@ -154,6 +159,59 @@ def test_controller_mode_lifecycle(
         for unit in (NAMESRV_UNIT, BROKER_UNIT):
             assert net.ssh(host, f"systemctl is-active {unit}").stdout.strip() != "active", f"{unit} on {host}"
         assert "java" not in net.ssh(host, "ps -u rocketmq -o args= || true").stdout
+
+
+def test_controllers_of_their_own(
+    engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
+) -> None:
+    (version,) = VERSIONS_BY_MODE[MODE]
+    classpath = client_for(client_classpaths, version)
+    with TestNetwork(3, host_names=["n1", "n2", "n3"]) as net:
+        mirror = start_mirror(net, tmp_path / "mirror", [version])
+        stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", "e2e-controllers")
+        config = stack_config(MODE, net, mirror, version, layout=OWN_CONTROLLER_LAYOUT)
+        stack.init({**config, "controllerHeap": "128m"}, net.private_key_path.read_text())
+        n1, n2, n3 = (net.host(name) for name in ("n1", "n2", "n3"))
+        replicas = {"broker-a": {f"{n1.address}:10911", f"{n2.address}:10911"}}
+
+        # -- up from empty: the controller of its own elects a master; the name server runs none
+        stack.up()
+        namesrv = stack.outputs()["namesrvAddr"]
+        masters = wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
+        conf = net.ssh(n3, "cat /etc/rocketmq/controller.conf", check=True).stdout
+        assert f"controllerDLegerPeers=n0-{n3.address}:9878" in conf, conf
+        assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() == "active"
+        assert "enableControllerInNamesrv" not in net.ssh(n1, "cat /etc/rocketmq/namesrv.conf", check=True).stdout
+        topic = "E2E_OWN_CONTROLLER"
+        create_topic(net, n1, namesrv, "DefaultCluster", topic)
+        produce(net, classpath, namesrv, topic, MESSAGES // 2)
+
+        # -- SIGKILL the master: the controller elects the other replica, and sends go on there
+        old_master = net.host(masters["broker-a"].split(":")[0])
+        net.ssh(
+            old_master,
+            f"sudo -n kill -9 {broker_jvm_pid(net, old_master)}; sudo -n systemctl stop {BROKER_UNIT}",
+            check=True,
+        )
+        started = time.monotonic()
+        new_master = _wait_for_new_master(net, n1, namesrv, "broker-a", replaced=masters["broker-a"])
+        print(f"\ncontroller of its own: {new_master} listed as master {time.monotonic() - started:.1f}s after SIGKILL")
+        produce(net, classpath, namesrv, topic, MESSAGES // 2)
+        consume(net, classpath, namesrv, topic, group="e2e-own-controller", count=MESSAGES)
+
+        # -- a controller setting: its rolling restart waits for a leader again; the brokers keep running
+        running = net.host(new_master.split(":")[0])
+        broker_pid, controller_pid = service_pid(net, running, BROKER_UNIT), service_pid(net, n3, CONTROLLER_UNIT)
+        stack.set_config({"controllerHeap": "160m"})
+        stack.up()
+        assert service_pid(net, n3, CONTROLLER_UNIT) not in (0, controller_pid)
+        assert 'HEAP="160m"' in net.ssh(n3, "cat /etc/rocketmq/controller.env", check=True).stdout
+        assert service_pid(net, running, BROKER_UNIT) == broker_pid
+
+        # -- destroy: the controller stops with the rest
+        stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
+        assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() != "active"
+        assert "java" not in net.ssh(n3, "ps -u rocketmq -o args= || true").stdout
 
 
 def _max_message_size() -> dict[str, str]:
