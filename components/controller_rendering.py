@@ -1,24 +1,51 @@
 """Render the files and scripts of a controller of its own (master-slave-auto with rocketmq:controllers
 or hosts with controller: true): pure, no Pulumi.
 
-A controller inside a name server is part of the name server's files (components/rendering.py)."""
+The Raft settings here are shared with a controller inside a name server (components/namesrv_rendering.py)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from components.config import ClusterConfig
 from components.rendering import (
     DESCRIPTIONS,
-    ControllerPeers,
     HostFile,
     _common_files,
     _service_context,
     _service_script,
-    controller_settings,
     render,
 )
 from components.topology import PlannedHost, endpoint
 
 CONTROLLER_CONF = "/etc/rocketmq/controller.conf"
+
+
+@dataclass(frozen=True)
+class ControllerPeers:
+    """The controllers' Raft group (master-slave-auto): every controller's address:port, in id order."""
+
+    endpoints: tuple[str, ...]
+
+    def peers(self) -> str:
+        """controllerDLegerPeers: n0-address:port;n1-...; an id is a controller's place in the list."""
+        return ";".join(f"n{i}-{e}" for i, e in enumerate(self.endpoints))
+
+    @property
+    def controller_addr(self) -> str:
+        """The brokers' controllerAddr: a broker asks each controller which of them leads."""
+        return ";".join(self.endpoints)
+
+
+def controller_settings(cfg: ClusterConfig, controllers: ControllerPeers, self_endpoint: str) -> dict[str, str]:
+    """What templates/_controller.conf.j2 writes for the controller at `self_endpoint`, inside a name
+    server or on its own."""
+    return {
+        "group": f"{cfg.cluster_name}-controllers",
+        "peers": controllers.peers(),
+        "self_id": f"n{controllers.endpoints.index(self_endpoint)}",
+        "store_path": f"{cfg.store_path}/controller",
+    }
 
 
 def render_controller_conf(cfg: ClusterConfig, controllers: ControllerPeers, self_endpoint: str) -> str:

@@ -15,10 +15,10 @@ import pulumi
 from pulumi_command import remote
 
 from components.config import ClusterConfig
-from components.controller_rendering import render_controller_rollout, render_controller_script
+from components.controller_rendering import ControllerPeers, render_controller_rollout, render_controller_script
 from components.name_server_tier import controller_peers, script_digest
 from components.remote import root_script
-from components.rendering import ControllerPeers, render_stop_command
+from components.rendering import render_stop_command
 from components.rocketmq_host import RocketMqHost
 
 

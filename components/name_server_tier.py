@@ -15,13 +15,10 @@ import pulumi
 from pulumi_command import remote
 
 from components.config import ClusterConfig
+from components.controller_rendering import ControllerPeers
+from components.namesrv_rendering import render_namesrv_rollout, render_namesrv_script
 from components.remote import root_script
-from components.rendering import (
-    ControllerPeers,
-    render_namesrv_rollout,
-    render_namesrv_script,
-    render_stop_command,
-)
+from components.rendering import render_stop_command
 from components.rocketmq_host import RocketMqHost
 from components.topology import endpoint, namesrv_addr
 

@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from components.config import ClusterConfig, ReleaseSettings
-from components.topology import NAME_SERVER_PORT, BrokerNode, ProxyPorts
+from components.topology import BrokerNode, ProxyPorts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROCKETMQ_HOME = "/opt/rocketmq/current"
@@ -273,73 +273,6 @@ def _service_script(
     )
 
 
-@dataclass(frozen=True)
-class ControllerPeers:
-    """The controllers' Raft group (master-slave-auto): every controller's address:port, in id order."""
-
-    endpoints: tuple[str, ...]
-
-    def peers(self) -> str:
-        """controllerDLegerPeers: n0-address:port;n1-...; an id is a controller's place in the list."""
-        return ";".join(f"n{i}-{e}" for i, e in enumerate(self.endpoints))
-
-    @property
-    def controller_addr(self) -> str:
-        """The brokers' controllerAddr: a broker asks each controller which of them leads."""
-        return ";".join(self.endpoints)
-
-
-def controller_settings(cfg: ClusterConfig, controllers: ControllerPeers, self_endpoint: str) -> dict[str, str]:
-    """What templates/_controller.conf.j2 writes for the controller at `self_endpoint`, inside a name
-    server or on its own."""
-    return {
-        "group": f"{cfg.cluster_name}-controllers",
-        "peers": controllers.peers(),
-        "self_id": f"n{controllers.endpoints.index(self_endpoint)}",
-        "store_path": f"{cfg.store_path}/controller",
-    }
-
-
-def render_namesrv_conf(
-    cfg: ClusterConfig, port: int, controllers: ControllerPeers | None = None, self_endpoint: str = ""
-) -> str:
-    controller = None if controllers is None else controller_settings(cfg, controllers, self_endpoint)
-    return render("namesrv.conf.j2", listen_port=port, controller=controller)
-
-
-def render_namesrv_script(
-    cfg: ClusterConfig,
-    host_label: str,
-    address: str,
-    port: int = NAME_SERVER_PORT,
-    *,
-    controllers: ControllerPeers | None = None,
-    controller_port: int | None = None,
-) -> str:
-    """`controllers`: the Raft group this name server's controller (at `controller_port`) joins."""
-    env = render(
-        "jvm-service.env.j2",
-        description=DESCRIPTIONS["namesrv"],
-        version=cfg.release.version,
-        heap=cfg.heap.name_server or "auto",
-    )
-    conf = render_namesrv_conf(cfg, port, controllers, f"{address}:{controller_port}")
-    files = [
-        *_common_files("namesrv", cfg, env, keeps_state=controllers is not None),
-        HostFile("/etc/rocketmq/namesrv.conf", "0644", conf),
-    ]
-    return _service_script(
-        "namesrv",
-        host_label,
-        address,
-        cfg.ready_timeout_seconds,
-        files,
-        port=port,
-        runtime_conf="",
-        controller_port=controller_port if controllers is not None else None,
-    )
-
-
 def render_broker_script(
     cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str, *, controller_addr: str = ""
 ) -> str:
@@ -377,23 +310,6 @@ def render_broker_script(
 def route_refresh_wait(cfg: ClusterConfig) -> int:
     """Seconds to wait for every client to have refreshed its topic routes once."""
     return cfg.client_route_refresh_seconds + ROUTE_REFRESH_MARGIN_SECONDS
-
-
-def render_namesrv_rollout(
-    cfg: ClusterConfig,
-    host_label: str,
-    address: str,
-    port: int = NAME_SERVER_PORT,
-    *,
-    controller_port: int | None = None,
-) -> str:
-    """The name server's rolling-restart step (see templates/rollout.sh.j2); with its controller
-    (master-slave-auto) at `controller_port`, it waits until the controllers have a leader again."""
-    context = _service_context(
-        "namesrv", host_label, address, cfg.ready_timeout_seconds, port=port, controller_port=controller_port
-    )
-    # Clients may hold routes from it from before every broker registered again.
-    return render("rollout.sh.j2", master_endpoint="", settle_seconds=route_refresh_wait(cfg), **context)
 
 
 def render_broker_rollout(

@@ -11,8 +11,7 @@ import pytest
 
 from components import rendering
 from components.config import parse_config
-from components.controller_rendering import render_controller_rollout, render_controller_script
-from components.rendering import ControllerPeers
+from components.controller_rendering import ControllerPeers, render_controller_rollout, render_controller_script
 from components.topology import plan_cluster
 from components.topology_picture import mermaid
 from tests.program_commands import _configure_commands, broker_commands, broker_conf, namesrv_commands, written_file

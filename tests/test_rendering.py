@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from components import rendering
+from components import controller_rendering, namesrv_rendering, rendering
 from components.config import ReleaseSettings, parse_config
 from components.topology import plan_cluster
 from tests.e2e import rocketmq_dist
@@ -105,7 +105,7 @@ def test_strict_undefined() -> None:
         rendering.render("broker.conf.j2", cluster_name="x")
 
 
-CONTROLLERS = rendering.ControllerPeers(("10.0.0.1:9878", "10.0.0.3:9878", "10.0.0.4:9878"))
+CONTROLLERS = controller_rendering.ControllerPeers(("10.0.0.1:9878", "10.0.0.3:9878", "10.0.0.4:9878"))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -131,11 +131,11 @@ def test_every_rendered_script_passes_shellcheck(mode: str, tmp_path: Path) -> N
         controllers = CONTROLLERS if cfg.mode.elects_masters else None
         controller_port = 9878 if controllers else None
         controller_addr = controllers.controller_addr if controllers else ""
-        namesrv = rendering.render_namesrv_script(
+        namesrv = namesrv_rendering.render_namesrv_script(
             cfg, "h", "10.0.0.1", controllers=controllers, controller_port=controller_port
         )
         _check_script(tmp_path, "namesrv.sh", namesrv)
-        rollout = rendering.render_namesrv_rollout(cfg, "h", "10.0.0.1", controller_port=controller_port)
+        rollout = namesrv_rendering.render_namesrv_rollout(cfg, "h", "10.0.0.1", controller_port=controller_port)
         _check_script(tmp_path, "namesrv-rollout.sh", rollout)
         for node in plan.broker_nodes:
             script = rendering.render_broker_script(
@@ -371,8 +371,8 @@ def test_planned_ports_reach_the_confs_and_the_checks() -> None:
     plan = plan_cluster(cfg)
     (ns_host,) = plan.name_server_hosts
     namesrv = f"127.0.0.1:{ns_host.name_server_port}"
-    script = rendering.render_namesrv_script(cfg, ns_host.key, "127.0.0.1", ns_host.name_server_port)
-    assert _props(rendering.render_namesrv_conf(cfg, ns_host.name_server_port)) == {"listenPort": "19876"}
+    script = namesrv_rendering.render_namesrv_script(cfg, ns_host.key, "127.0.0.1", ns_host.name_server_port)
+    assert _props(namesrv_rendering.render_namesrv_conf(cfg, ns_host.name_server_port)) == {"listenPort": "19876"}
     assert "install_file /etc/rocketmq/namesrv.conf 0644" in script
     assert '/dev/tcp/$1/19876"' in script and "9876\"'" not in script.replace("19876", "")
     for node in plan.broker_nodes:
@@ -386,7 +386,7 @@ def test_name_server_reads_its_port_from_namesrv_conf() -> None:
     start = rendering.render_start_script(ReleaseSettings())
     assert 'bin/mqnamesrv" -c /etc/rocketmq/namesrv.conf' in start
     cfg = parse_config(hosts_stack("single-master"))
-    assert "listenPort=9876\n" in rendering.render_namesrv_script(cfg, "peer1", "192.0.2.11")
+    assert "listenPort=9876\n" in namesrv_rendering.render_namesrv_script(cfg, "peer1", "192.0.2.11")
 
 
 @pytest.mark.parametrize("mode", FIXED_ROLE_MODES)
@@ -406,7 +406,7 @@ def test_a_restarted_name_server_knows_its_brokers_again_before_the_next_restart
     """A name server learns brokers only from their registrations (every 30 s); clients that ask it
     sooner hold partial routes until their next refresh. Its rollout waits for both."""
     cfg = parse_config(hosts_stack("multi-master", clientRouteRefreshSeconds=5))
-    rollout = rendering.render_namesrv_rollout(cfg, "n1", "10.0.0.9")
+    rollout = namesrv_rendering.render_namesrv_rollout(cfg, "n1", "10.0.0.9")
     before = rollout.index("registered=$(known_brokers)")
     restart = rollout.index('systemctl restart "$UNIT"')
     known_again = rollout.index('grep -vxF -f <(known_brokers) <<<"$registered"')

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components import rendering
+from components import namesrv_rendering, rendering
 from components.config import parse_config
 from components.topology import plan_cluster
 from tests.stacks import hosts_stack
@@ -84,5 +84,5 @@ def test_only_the_broker_script_applies_settings_at_runtime() -> None:
     assert 'updateBrokerConfig -b "$BROKER_ENDPOINT"' in broker
     for key in rendering.RUNTIME_BROKER_PROPERTIES:
         assert f" {key} " in broker.split("RUNTIME_PROPERTIES=", 1)[1].splitlines()[0]
-    namesrv = rendering.render_namesrv_script(cfg, "n1", "10.0.0.9")
+    namesrv = namesrv_rendering.render_namesrv_script(cfg, "n1", "10.0.0.9")
     assert "updateBrokerConfig" not in namesrv and "RUNTIME_CONF" not in namesrv
