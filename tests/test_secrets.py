@@ -1,0 +1,62 @@
+"""Secrets stay secret wherever they flow: a walk over every resource the program registers (its
+inputs, and what it reports back) and over the stack outputs finds no secret's plaintext outside a
+value Pulumi marks secret (and so encrypts in the state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.program_commands import SECRET_SIG
+from tests.pulumi_harness import LOCAL_COMMAND_TYPE, PRIVATE_KEY, run_main_program
+from tests.stacks import MODES, aws_stack, hosts_stack, local_stack
+
+# The part of the stack's SSH private key no other value contains.
+KEY_MATERIAL = PRIVATE_KEY.strip().splitlines()[1]
+
+
+def plaintext_paths(value: Any, secret: str, path: str = "") -> list[str]:
+    """Where `secret` appears in `value` outside a value marked secret."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return []
+        return [p for key, item in value.items() for p in plaintext_paths(item, secret, f"{path}.{key}")]
+    if isinstance(value, (list, tuple)):
+        return [p for i, item in enumerate(value) for p in plaintext_paths(item, secret, f"{path}[{i}]")]
+    return [path or "."] if secret in str(value) else []
+
+
+def test_the_walk_finds_plaintext_and_passes_over_secrets() -> None:
+    wrapped = {SECRET_SIG: "1b47061264138c4ac30d75fd1eb44270", "value": PRIVATE_KEY}
+    assert plaintext_paths({"connection": wrapped, "tags": ["a", f"x{KEY_MATERIAL}"]}, KEY_MATERIAL) == [".tags[1]"]
+    assert plaintext_paths({"connection": {"privateKey": PRIVATE_KEY}}, KEY_MATERIAL) == [".connection.privateKey"]
+    assert plaintext_paths([wrapped, 7, None], KEY_MATERIAL) == []
+
+
+STACKS = [
+    *[(f"aws-{mode}", aws_stack(mode), ["sshPrivateKey"]) for mode in MODES],
+    *[(f"hosts-{mode}", hosts_stack(mode), ["sshPrivateKey"]) for mode in MODES],
+    ("aws-everything", aws_stack("master-slave-auto", metrics=True, controllers=3, bastionHost="198.51.100.7"), ["sshPrivateKey"]),
+    ("local", local_stack("master-slave-async"), []),  # the key the stack makes for itself
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "stack", "secrets"), STACKS, ids=[s[0] for s in STACKS])
+def test_no_resource_or_output_holds_the_private_key_in_plaintext(
+    label: str, stack: dict[str, Any], secrets: list[str]
+) -> None:
+    run = run_main_program(stack, secrets)
+    carriers = 0
+    for resource in run.mocks.resources:
+        assert plaintext_paths(resource.inputs, KEY_MATERIAL) == [], f"{resource.name} inputs"
+        reported = dict(resource.outputs)
+        if resource.typ == LOCAL_COMMAND_TYPE and " keygen " in str(resource.inputs.get("create")):
+            # target local's key pair: the mocks hand its stdout back as given; the engine encrypts it.
+            assert run.mocks.options_of(resource).additional_secret_outputs == ["stdout"]
+            reported.pop("stdout")
+        assert plaintext_paths(reported, KEY_MATERIAL) == [], f"{resource.name} outputs"
+        carriers += KEY_MATERIAL in repr(resource.inputs)  # it is there, marked secret
+    assert carriers > 0, "no resource got the key: the walk would prove nothing"
+    assert plaintext_paths(run.outputs, KEY_MATERIAL) == []
+    assert not any(run.secret_outputs.values())
