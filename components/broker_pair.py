@@ -20,10 +20,10 @@ import pulumi
 from pulumi_command import remote
 
 from components.config import ClusterConfig
-from components.name_server_tier import script_digest
 from components.remote import root_script
 from components.rendering import render_broker_rollout, render_broker_script, render_stop_command
 from components.rocketmq_host import RocketMqHost
+from components.service_steps import script_digest
 from components.topology import BrokerGroup, BrokerNode, endpoint
 
 

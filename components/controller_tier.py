@@ -16,10 +16,9 @@ from pulumi_command import remote
 
 from components.config import ClusterConfig
 from components.controller_rendering import ControllerPeers, render_controller_rollout, render_controller_script
-from components.name_server_tier import controller_peers, script_digest
-from components.remote import root_script
-from components.rendering import render_stop_command
+from components.name_server_tier import controller_peers
 from components.rocketmq_host import RocketMqHost
+from components.service_steps import service_steps
 
 
 @dataclass(frozen=True)
@@ -39,29 +38,18 @@ class ControllerTier(pulumi.ComponentResource):
         # What brokers wait for: every controller configured and knowing the leader.
         self.services: list[remote.Command] = []
         self.rollouts: list[remote.Command] = []
-        previous = list(args.rollout_after)
         for host in args.hosts:
-            script = self._script(args.cfg, host, peers)
-            configure = root_script(
-                f"{name}-{host.key}",
-                host.connection,
-                script,
-                parent=self,
-                depends_on=[host.installed],
-                triggers=host.machine_triggers,
-                delete=render_stop_command("controller"),
-            )
-            rollout = root_script(
-                f"{name}-{host.key}-rollout",
-                host.connection,
+            steps = service_steps(
+                name,
+                host,
+                "controller",
+                self._script(args.cfg, host, peers),
                 self._rollout_script(args.cfg, host),
                 parent=self,
-                depends_on=[configure, *previous],
-                triggers=[*host.machine_triggers, script_digest(script)],
+                rollout_after=self.rollouts[-1:] or args.rollout_after,
             )
-            self.services.append(configure)
-            self.rollouts.append(rollout)
-            previous = [rollout]
+            self.services.append(steps.configure)
+            self.rollouts.append(steps.rollout)
         self.register_outputs({"controllerAddr": self.controller_addr})
 
     @staticmethod

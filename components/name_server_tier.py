@@ -7,7 +7,6 @@ older files), chained so that at most one name server restarts at a time."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -17,15 +16,9 @@ from pulumi_command import remote
 from components.config import ClusterConfig
 from components.controller_rendering import ControllerPeers
 from components.namesrv_rendering import render_namesrv_rollout, render_namesrv_script
-from components.remote import root_script
-from components.rendering import render_stop_command
 from components.rocketmq_host import RocketMqHost
+from components.service_steps import service_steps
 from components.topology import endpoint, namesrv_addr
-
-
-def script_digest(script: pulumi.Input[str]) -> pulumi.Output[str]:
-    """A rolling-restart step's trigger: it reruns whenever its service's configure script changes."""
-    return pulumi.Output.from_input(script).apply(lambda text: hashlib.sha256(text.encode()).hexdigest())
 
 
 def controller_peers(hosts: Sequence[RocketMqHost]) -> pulumi.Output[ControllerPeers | None]:
@@ -56,24 +49,21 @@ class NameServerTier(pulumi.ComponentResource):
         self.controller_addr: pulumi.Output[str] = self.controllers.apply(
             lambda peers: peers.controller_addr if peers else ""
         )
-        scripts = [self._script(args.cfg, host) for host in args.hosts]
-        # What brokers wait for: every name server configured and answering.
-        self.services: list[remote.Command] = [
-            self._configure(name, host, script) for host, script in zip(args.hosts, scripts, strict=True)
-        ]
+        # What brokers wait for (every name server configured and answering), and the rolling restarts.
+        self.services: list[remote.Command] = []
         self.rollouts: list[remote.Command] = []
-        previous: list[pulumi.Resource] = []
-        for host, configure, script in zip(args.hosts, self.services, scripts, strict=True):
-            rollout = root_script(
-                f"{name}-{host.key}-rollout",
-                host.connection,
+        for host in args.hosts:
+            steps = service_steps(
+                name,
+                host,
+                "namesrv",
+                self._script(args.cfg, host),
                 self._script(args.cfg, host, rollout=True),
                 parent=self,
-                depends_on=[configure, *previous],
-                triggers=[*host.machine_triggers, script_digest(script)],
+                rollout_after=self.rollouts[-1:],
             )
-            self.rollouts.append(rollout)
-            previous = [rollout]
+            self.services.append(steps.configure)
+            self.rollouts.append(steps.rollout)
 
         addresses = pulumi.Output.all(*[host.private_address for host in args.hosts])
         ports = [host.planned.name_server_port for host in args.hosts]
@@ -97,15 +87,4 @@ class NameServerTier(pulumi.ComponentResource):
             lambda values: render_namesrv_script(
                 cfg, host.key, values[0], port, controllers=values[1], controller_port=controller_port
             )
-        )
-
-    def _configure(self, name: str, host: RocketMqHost, script: pulumi.Input[str]) -> remote.Command:
-        return root_script(
-            f"{name}-{host.key}",
-            host.connection,
-            script,
-            parent=self,
-            depends_on=[host.installed],
-            triggers=host.machine_triggers,
-            delete=render_stop_command("namesrv"),
         )

@@ -15,11 +15,9 @@ import pulumi
 from pulumi_command import remote
 
 from components.config import ClusterConfig
-from components.name_server_tier import script_digest
 from components.proxy_rendering import render_proxy_rollout, render_proxy_script
-from components.remote import root_script
-from components.rendering import render_stop_command
 from components.rocketmq_host import RocketMqHost
+from components.service_steps import service_steps
 from components.topology import endpoint
 
 
@@ -38,29 +36,19 @@ class ProxyTier(pulumi.ComponentResource):
         super().__init__("rocketmq:index:ProxyTier", name, None, opts)
         self.services: list[remote.Command] = []
         self.rollouts: list[remote.Command] = []
-        previous = list(args.rollout_after)
         for host in args.hosts:
-            script = self._script(args, host)
-            configure = root_script(
-                f"{name}-{host.key}",
-                host.connection,
-                script,
-                parent=self,
-                depends_on=[host.installed, *args.name_servers],
-                triggers=host.machine_triggers,
-                delete=render_stop_command("proxy"),
-            )
-            rollout = root_script(
-                f"{name}-{host.key}-rollout",
-                host.connection,
+            steps = service_steps(
+                name,
+                host,
+                "proxy",
+                self._script(args, host),
                 self._rollout_script(args, host),
                 parent=self,
-                depends_on=[configure, *previous],
-                triggers=[*host.machine_triggers, script_digest(script)],
+                configure_after=args.name_servers,
+                rollout_after=self.rollouts[-1:] or args.rollout_after,
             )
-            self.services.append(configure)
-            self.rollouts.append(rollout)
-            previous = [rollout]
+            self.services.append(steps.configure)
+            self.rollouts.append(steps.rollout)
 
         def at(host: RocketMqHost, port: int | None) -> pulumi.Output[str]:
             assert port is not None
