@@ -72,7 +72,9 @@ def _aws_endpoints(cfg: ClusterConfig) -> tuple[ClusterPlan, dict[str, HostEndpo
 def _existing_endpoints(cfg: ClusterConfig) -> tuple[ClusterPlan, dict[str, HostEndpoint]]:
     plan = plan_cluster(cfg)
     endpoints = {
-        spec.name: HostEndpoint(spec.name, spec.address, spec.private_address, spec.user, spec.port)
+        spec.name: HostEndpoint(
+            spec.name, spec.address, spec.private_address, spec.user, spec.port, host_key=spec.host_key
+        )
         for spec in cfg.hosts
     }
     return plan, endpoints
@@ -96,7 +98,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         raise pulumi.RunError("rocketmq:sshPrivateKey: is required for target " + cfg.target)
     bastion = None
     if cfg.aws is not None and cfg.aws.bastion_host:
-        bastion = Bastion(cfg.aws.bastion_host, cfg.aws.bastion_user or cfg.aws.ssh_user)
+        bastion = Bastion(cfg.aws.bastion_host, cfg.aws.bastion_user or cfg.aws.ssh_user, cfg.aws.bastion_host_key)
 
     hosts = {
         planned.key: RocketMqHost(

@@ -87,13 +87,13 @@ CONFIG_KEYS = frozenset(
         "mode", "brokerGroups", "slavesPerGroup", "nameServers", "clusterName", "flushDiskType", "deleteWhen",
         "fileReservedTime", "brokerProperties", "version", "mirror", "sha512", "nameServerHeap", "brokerHeap", "proxyHeap",
         "controllerHeap", "controllers",
-        "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts",
+        "storePath", "readyTimeoutSeconds", "drainTimeoutSeconds", "clientRouteRefreshSeconds", "target", "sshPrivateKey", "sshUser", "hosts", "sshHostKeysFile",
         "metrics", "metricsPort", "proxy", "proxyGrpcPort", "proxyRemotingPort", "proxyHosts",
         # topics and consumer groups as code (components/config_topics.py)
         "topics", "consumerGroups", "pruneTopics",
         # target aws
         "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
-        "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "sshPublicKey",
+        "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "bastionHostKey", "sshPublicKey",
         "retainStoreOnDestroy", "metricsCidrs", "proxyInstanceType",
     }
 )  # fmt: skip
@@ -149,6 +149,7 @@ class HostSpec:
     broker: BrokerPlacement | None
     proxy: bool = False  # runs a proxy (rocketmq:proxy cluster)
     controller: bool = False  # runs a controller of its own (master-slave-auto)
+    host_key: str | None = None  # "type base64": the SSH host key every connection pins
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class AwsSettings:
     public_ip: bool = True
     bastion_host: str | None = None
     bastion_user: str | None = None
+    bastion_host_key: str | None = None  # "type base64": pinned on every connection through the bastion
     ssh_public_key: str = ""
     retain_store_on_destroy: bool = True
     ssh_user: str = "ec2-user"

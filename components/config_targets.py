@@ -6,8 +6,6 @@ is known; it builds on components/config_checks.py.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import re
 from typing import Any
@@ -29,6 +27,7 @@ from components.config import (
     expected_brokers,
 )
 from components.config_checks import NAMESPACE, ConfigError
+from components.config_ssh_keys import ec2_public_key, host_key, pin_host_keys
 
 _UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
@@ -59,7 +58,9 @@ def parse_target(
         hosts = parse_hosts(
             r.get("hosts"), ssh_user or "root", mode=mode, groups=groups, slaves=slaves, name_servers=name_servers
         )
-        return target, hosts, None
+        return target, pin_host_keys(r, hosts), None
+    if r.has("sshHostKeysFile"):
+        raise ConfigError("sshHostKeysFile", f"is for target hosts; target is {target}")
     if target == "aws":
         return target, (), parse_aws(r, ssh_user)
     return target, (), None
@@ -87,6 +88,7 @@ def parse_hosts(
         "broker",
         "proxy",
         "controller",
+        "hostKey",
     }
     specs: list[HostSpec] = []
     for index, entry in enumerate(value):
@@ -136,7 +138,8 @@ def parse_hosts(
                 f"host {name!r} carries a broker: a proxy host may carry a name server but no broker "
                 "(each would serve metrics on the same port, and the proxy forwards every client's traffic)",
             )
-        specs.append(HostSpec(name, address, private, user, port, name_server, broker, proxy, controller))
+        pinned_key = None if entry.get("hostKey") is None else host_key(f"{where}.hostKey", entry["hostKey"])
+        specs.append(HostSpec(name, address, private, user, port, name_server, broker, proxy, controller, pinned_key))
 
     for attr, label in (("name", "name"), ("address", "address"), ("private_address", "privateAddress")):
         seen: set[str] = set()
@@ -240,6 +243,18 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
     bastion_host = r.get("bastionHost")
     if bastion_host is not None:
         bastion_host = check.address("bastionHost", bastion_host)
+    bastion_host_key = None
+    if bastion_host is not None:
+        if not r.has("bastionHostKey"):
+            raise ConfigError(
+                "bastionHostKey",
+                "is required with rocketmq:bastionHost: the bastion's SSH host key, pinned on every connection "
+                f"through it (`ssh-keyscan -t ed25519 {bastion_host}` prints it after the host), so a machine in "
+                "the middle never gets the session",
+            )
+        bastion_host_key = host_key("bastionHostKey", r.get("bastionHostKey"))
+    elif r.has("bastionHostKey"):
+        raise ConfigError("bastionHostKey", "is the key of rocketmq:bastionHost, which is not set")
     bastion_user = r.get("bastionUser")
     if bastion_user is not None:
         bastion_user = check.pattern("bastionUser", bastion_user, _UNIX_USER, "a Unix user name")
@@ -275,7 +290,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         raise ConfigError(
             "sshPublicKey", "is required for target aws: the OpenSSH public key matching rocketmq:sshPrivateKey"
         )
-    public_key = _ec2_public_key(
+    public_key = ec2_public_key(
         check.pattern(
             "sshPublicKey",
             str(public_key).strip(),
@@ -300,56 +315,8 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         public_ip=public_ip,
         bastion_host=bastion_host,
         bastion_user=bastion_user,
+        bastion_host_key=bastion_host_key,
         ssh_public_key=public_key,
         ssh_user=ssh_user or _OS_LOGIN[os_name],
         retain_store_on_destroy=check.boolean("retainStoreOnDestroy", r.get("retainStoreOnDestroy", True)),
     )
-
-
-# What EC2 imports as a key pair: RSA of 2048 bits or more (so this program says) and ED25519.
-MIN_RSA_BITS = 2048
-
-
-def _ec2_public_key(line: str) -> str:
-    """`line` (already an OpenSSH public key line in shape) if EC2 can import its key."""
-    key = "sshPublicKey"
-    kind, blob_text = line.split()[:2]
-    if kind.startswith("ecdsa-"):
-        raise ConfigError(
-            key,
-            f"EC2 imports only RSA ({MIN_RSA_BITS} bits or more) and ED25519 keys, not {kind}; "
-            "make one with `ssh-keygen -t ed25519`",
-        )
-    try:
-        blob = base64.b64decode(blob_text, validate=True)
-        fields = _ssh_wire_strings(blob)
-    except (binascii.Error, ValueError):
-        raise ConfigError(key, f"is not a valid {kind} public key: its base64 part does not decode") from None
-    if not fields or fields[0] != kind.encode():
-        raise ConfigError(key, f"is not a valid {kind} public key: its key data is of another type")
-    if kind == "ssh-ed25519" and (len(fields) != 2 or len(fields[1]) != 32):
-        raise ConfigError(key, "is not a valid ssh-ed25519 public key: the key is not 32 bytes")
-    if kind == "ssh-rsa":
-        if len(fields) != 3:
-            raise ConfigError(key, "is not a valid ssh-rsa public key: it lacks the exponent or the modulus")
-        bits = int.from_bytes(fields[2], "big").bit_length()
-        if bits < MIN_RSA_BITS:
-            raise ConfigError(
-                key, f"is a {bits}-bit RSA key; use {MIN_RSA_BITS} bits or more, or ED25519 (`ssh-keygen -t ed25519`)"
-            )
-    return line
-
-
-def _ssh_wire_strings(blob: bytes) -> list[bytes]:
-    """The length-prefixed strings of an SSH public key blob (RFC 4253 section 6.6)."""
-    fields, at = [], 0
-    while at < len(blob):
-        if at + 4 > len(blob):
-            raise ValueError("truncated length")
-        size = int.from_bytes(blob[at : at + 4], "big")
-        at += 4
-        if at + size > len(blob):
-            raise ValueError("truncated field")
-        fields.append(blob[at : at + size])
-        at += size
-    return fields

@@ -16,6 +16,7 @@ import hashlib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pulumi
 from pulumi_command import local
@@ -122,6 +123,8 @@ class LocalFleet(pulumi.ComponentResource):
                 # Its create prints a new token each time it makes the machine anew (a new rootfs,
                 # a new key): then every script runs again on the fresh disk.
                 machine_id=machine.stdout,
+                # None from a machine made before creates printed it: that connection stays unpinned.
+                host_key=cast("pulumi.Output[str]", machine.stdout.apply(local_machines.host_key_in)),
             )
         self.register_outputs(
             {

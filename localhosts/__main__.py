@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from localhosts import local_machines, machine, mirror
-from localhosts.local_machines import LocalTargetError
+from localhosts.local_machines import HOST_KEY_PREFIX, LocalTargetError
 
 
 def _label_port(text: str) -> tuple[str, int]:
@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"machine {spec.name} booted as {secrets.token_hex(8)}; "
                     f"sshd answers on 127.0.0.1:{args.ssh_port} after {seconds:.1f}s"
                 )
+                # The program pins it on every connection to the machine.
+                print(f"{HOST_KEY_PREFIX}{local_machines.host_public_key(spec)}")
             else:
                 local_machines.delete(spec)
                 print(f"machine {spec.name} stopped and removed")

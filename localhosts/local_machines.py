@@ -135,10 +135,31 @@ def _configure_disk(spec: MachineSpec, ssh_port: int, public_key: str) -> None:
         f"# Written by rocketmq-pulumi (target local): machines share this machine's loopback.\n"
         f"ListenAddress {LOOPBACK}:{ssh_port}\n"
     )
-    host_key = spec.state_dir / "ssh_host_ed25519_key"
+    host_key = _host_key_path(spec)
     if not host_key.exists():
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{spec.hostname}", "-f", str(host_key)])
     machine.install_ssh_keys(spec, host_key, public_key)
+
+
+# `machine create` prints the machine's host key on a line of its own, after this.
+HOST_KEY_PREFIX = "host key "
+
+
+def host_key_in(create_output: str) -> str | None:
+    """The host key a `machine create` printed; None from machines made before it printed one."""
+    for line in create_output.splitlines():
+        if line.startswith(HOST_KEY_PREFIX):
+            return line.removeprefix(HOST_KEY_PREFIX).strip()
+    return None
+
+
+def _host_key_path(spec: MachineSpec) -> Path:
+    return spec.state_dir / "ssh_host_ed25519_key"
+
+
+def host_public_key(spec: MachineSpec) -> str:
+    """The machine's SSH host key as "type base64" (no comment)."""
+    return " ".join(_host_key_path(spec).with_suffix(".pub").read_text().split()[:2])
 
 
 def wait_for_sshd(spec: MachineSpec, port: int, timeout: float = SSH_READY_TIMEOUT_SECONDS) -> float:

@@ -23,6 +23,8 @@ COMMAND_TYPE = "command:remote:Command"
 LOCAL_COMMAND_TYPE = "command:local:Command"
 LOCAL_ROOTFS = "/var/cache/rocketmq-pulumi/rootfs-bookworm-0123456789abcdef"
 LOCAL_MIRROR_FALLBACK = "http://127.0.0.1:19800"
+# The host key target local's machines print when made (mocks).
+LOCAL_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBxKqLsKHG03z8bQDkTsirxwrsx9bslhAoCWaSeObBzU"
 
 
 def local_command_stdout(create: str) -> str:
@@ -34,7 +36,7 @@ def local_command_stdout(create: str) -> str:
     if " mirror start " in create:
         return LOCAL_MIRROR_FALLBACK + "\n"
     if " machine create " in create:
-        return "machine booted as 0123456789abcdef; sshd answers\n"
+        return f"machine booted as 0123456789abcdef; sshd answers\nhost key {LOCAL_HOST_KEY}\n"
     return ""
 
 

@@ -67,12 +67,23 @@ NAME_SERVERS_BY_MODE = {
 }
 
 
-def hosts_stack(mode: str, hosts: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
+# The host key every test host shows (target hosts pins one per host).
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBNNOkR4zmujKde0/2rNgUrSouM9lOmMvCGETAUXnKUP"
+
+
+def hosts_stack(
+    mode: str, hosts: list[dict[str, Any]] | None = None, *, pin_host_keys: bool = True, **overrides: Any
+) -> dict[str, Any]:
+    """The mode's hosts (or `hosts`), each with HOST_KEY pinned unless it has a hostKey of its own
+    or `pin_host_keys` is False."""
+    entries = [dict(h) for h in (HOSTS_BY_MODE[mode] if hosts is None else hosts)]
+    if pin_host_keys:
+        entries = [{"hostKey": HOST_KEY, **h} for h in entries]
     stack: dict[str, Any] = {
         "mode": mode,
         "target": "hosts",
         "sshPrivateKey": PRIVATE_KEY,
-        "hosts": json.dumps(HOSTS_BY_MODE[mode] if hosts is None else hosts),
+        "hosts": json.dumps(entries),
     }
     stack.update(overrides)
     return stack

@@ -17,6 +17,7 @@ from tests.test_config_aws import BAD_INPUTS as AWS_BAD_INPUTS
 from tests.test_config_topics import BAD_INPUTS as TOPIC_BAD_INPUTS
 from tests.test_controller_mode import BAD_INPUTS as CONTROLLER_BAD_INPUTS
 from tests.test_controllers_of_their_own import BAD_INPUTS as OWN_CONTROLLER_BAD_INPUTS
+from tests.test_host_keys import BAD_INPUTS as HOST_KEY_BAD_INPUTS
 from tests.test_metrics import BAD_INPUTS as METRICS_BAD_INPUTS
 from tests.test_proxy import BAD_INPUTS as PROXY_BAD_INPUTS
 
@@ -354,6 +355,7 @@ ALL_BAD_INPUTS = (
     + PROXY_BAD_INPUTS
     + CONTROLLER_BAD_INPUTS
     + OWN_CONTROLLER_BAD_INPUTS
+    + HOST_KEY_BAD_INPUTS
 )
 
 

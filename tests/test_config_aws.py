@@ -10,7 +10,7 @@ import pytest
 
 from components.config import parse_config
 from tests.pulumi_harness import PUBLIC_KEY
-from tests.stacks import aws_stack
+from tests.stacks import HOST_KEY, aws_stack
 
 # Public halves only (their private keys were thrown away): what EC2 refuses, and what it imports.
 ECDSA_PUBLIC_KEY = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBFiOlfMN92RMyUqTzCgHoqsx+wyfBDcvXoY2k/pPlhOjXpUiQMqWNX/Q+gxA18XQbUcgX0clnZz66ii3W7BG93I="
@@ -82,9 +82,27 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "no public ip in a dedicated VPC",
-        aws_stack("single-master", publicIp=False, bastionHost="bastion.example.com"),
+        aws_stack("single-master", publicIp=False, bastionHost="bastion.example.com", bastionHostKey=HOST_KEY),
         "rocketmq:publicIp",
         "needs rocketmq:vpcId",
+    ),
+    (
+        "a bastion without its host key",
+        aws_stack("single-master", bastionHost="bastion.example.com"),
+        "rocketmq:bastionHostKey",
+        "is required with rocketmq:bastionHost",
+    ),
+    (
+        "a bastion host key of RSA",
+        aws_stack("single-master", bastionHost="bastion.example.com", bastionHostKey="ssh-rsa AAAAB3NzaC1yc2E="),
+        "rocketmq:bastionHostKey",
+        "RSA host key",
+    ),
+    (
+        "a host key without a bastion",
+        aws_stack("single-master", bastionHostKey=HOST_KEY),
+        "rocketmq:bastionHostKey",
+        "not set",
     ),
     (
         "store retention not a boolean",

@@ -21,6 +21,7 @@ from components.topology_picture import mermaid
 from tests.program_commands import broker_commands, broker_conf, connection, namesrv_commands
 from tests.pulumi_harness import (
     LOCAL_COMMAND_TYPE,
+    LOCAL_HOST_KEY,
     LOCAL_MIRROR_FALLBACK,
     LOCAL_ROOTFS,
     PRIVATE_KEY,
@@ -83,11 +84,14 @@ def test_small_master_slave_cluster_on_local_machines() -> None:
     for key, ssh_port in expected_ports.items():
         conn = connection(run.mocks.named(f"rocketmq-{key}-prepare"))
         assert (conn["host"], conn["port"], conn["user"]) == ("127.0.0.1", ssh_port, "deploy")
+        assert conn["hostKey"] == LOCAL_HOST_KEY  # as the machine's create printed it
         assert conn["privateKey"] == PRIVATE_KEY
 
     # A machine made anew (its create prints a new token) gets every script again.
     for name in ("rocketmq-ns-1-prepare", "rocketmq-broker-a-0-install", "rocketmq-namesrv-ns-1"):
-        assert run.mocks.named(name).inputs["triggers"] == ["machine booted as 0123456789abcdef; sshd answers\n"]
+        assert run.mocks.named(name).inputs["triggers"] == [
+            f"machine booted as 0123456789abcdef; sshd answers\nhost key {LOCAL_HOST_KEY}\n"
+        ]
 
     assert run.outputs["namesrvAddr"] == "127.0.0.1:19876"
     assert run.outputs["nameServers"] == ["127.0.0.1:19876"]

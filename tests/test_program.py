@@ -11,7 +11,7 @@ import pytest
 
 from tests.program_commands import broker_commands, broker_conf, connection, namesrv_commands, rollouts
 from tests.pulumi_harness import AMI_ID, PRIVATE_KEY, PUBLIC_KEY, ZONES, ProgramRun, Registered, run_main_program
-from tests.stacks import HOSTS_BY_MODE, MODES, NAME_SERVERS_BY_MODE, aws_stack, hosts_stack
+from tests.stacks import HOST_KEY, HOSTS_BY_MODE, MODES, NAME_SERVERS_BY_MODE, aws_stack, hosts_stack
 
 EXPECTED_MASTER_ROLE = {
     "single-master": "ASYNC_MASTER",
@@ -388,6 +388,7 @@ def test_aws_private_hosts_through_bastion() -> None:
         publicIp=False,
         bastionHost="bastion.example.com",
         bastionUser="jump",
+        bastionHostKey=HOST_KEY,
         vpcId="vpc-0123456789abcdef0",
         subnetIds=json.dumps(["subnet-0000000000000000a", "subnet-0000000000000000b"]),
     )
@@ -397,6 +398,7 @@ def test_aws_private_hosts_through_bastion() -> None:
     conn = connection(run.mocks.named("rocketmq-ns-1-prepare"))
     assert conn["host"] == hosts["ns-1"]["interface"].outputs["privateIp"]
     assert conn["proxy"]["host"] == "bastion.example.com" and conn["proxy"]["user"] == "jump"
+    assert conn["proxy"]["hostKey"] == HOST_KEY  # the bastion's key, pinned
     check_secrets(run)
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.program_commands import SECRET_SIG
 from tests.pulumi_harness import LOCAL_COMMAND_TYPE, PRIVATE_KEY, run_main_program
-from tests.stacks import MODES, aws_stack, hosts_stack, local_stack
+from tests.stacks import HOST_KEY, MODES, aws_stack, hosts_stack, local_stack
 
 # The part of the stack's SSH private key no other value contains.
 KEY_MATERIAL = PRIVATE_KEY.strip().splitlines()[1]
@@ -37,7 +37,7 @@ def test_the_walk_finds_plaintext_and_passes_over_secrets() -> None:
 STACKS = [
     *[(f"aws-{mode}", aws_stack(mode), ["sshPrivateKey"]) for mode in MODES],
     *[(f"hosts-{mode}", hosts_stack(mode), ["sshPrivateKey"]) for mode in MODES],
-    ("aws-everything", aws_stack("master-slave-auto", metrics=True, controllers=3, bastionHost="198.51.100.7"), ["sshPrivateKey"]),
+    ("aws-everything", aws_stack("master-slave-auto", metrics=True, controllers=3, bastionHost="198.51.100.7", bastionHostKey=HOST_KEY), ["sshPrivateKey"]),
     ("local", local_stack("master-slave-async"), []),  # the key the stack makes for itself
 ]  # fmt: skip
 

@@ -22,7 +22,7 @@ from components.config import parse_config
 from components.topology import plan_cluster
 from components.topology_picture import graphviz_dot, mermaid
 from tests.pulumi_harness import PRIVATE_KEY, PROJECT_ROOT, PUBLIC_KEY
-from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack
+from tests.stacks import HOST_KEY, HOSTS_BY_MODE, MODES, aws_stack, hosts_stack
 
 GOLDEN = Path(__file__).parent / "golden"
 SCRIPT = PROJECT_ROOT / "scripts" / "topology_picture.py"
@@ -118,12 +118,15 @@ def test_cli_draws_the_dev_stack_as_the_program_reads_it() -> None:
 
 
 def test_cli_reads_yaml_lists_and_secure_keys(tmp_path: Path) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("".join(f"{h['address']} {HOST_KEY}\n" for h in HOSTS_BY_MODE["master-slave-async"]))
     config = {
         "aws:region": "eu-west-1",
         "rocketmq:target": "hosts",
         "rocketmq:mode": "master-slave-async",
         "rocketmq:hosts": HOSTS_BY_MODE["master-slave-async"],
         "rocketmq:sshPrivateKey": {"secure": CIPHERTEXT},
+        "rocketmq:sshHostKeysFile": str(known_hosts),
     }
     result = _run(_project(tmp_path, config), "--stack", "test")
     assert result.returncode == 0, result.stderr

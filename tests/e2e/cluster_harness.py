@@ -12,13 +12,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components.rendering import CLUSTER_INFO, MQADMIN
+from components.rendering import CLUSTER_INFO, LOG_DIR, MQADMIN
 from tests.e2e import rocketmq_dist
 from tests.e2e.testhosts import Host, TestNetwork
 
@@ -128,6 +128,8 @@ class PulumiStack:
     name: str
     # The command that runs Pulumi: the CLI itself, or the README's scripts/pulumi.sh.
     cli: tuple[str, ...] = ("pulumi",)
+    # Everything the engine printed, run by run: searched for secrets.
+    transcript: list[str] = field(default_factory=list)
 
     def run(
         self, *args: str, check: bool = True, timeout: float = 1800, stdin: str | None = None
@@ -146,6 +148,7 @@ class PulumiStack:
             timeout=timeout,
             input=stdin if stdin is not None else "",
         )
+        self.transcript.append(f"{result.stdout}\n{result.stderr}")
         if check and result.returncode != 0:
             raise AssertionError(
                 f"{' '.join(self.cli)} {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -176,6 +179,26 @@ class PulumiStack:
 
     def state_text(self) -> str:
         return "\n".join(p.read_text(errors="replace") for p in self.state.rglob("*.json"))
+
+
+def places_holding(net: TestNetwork, hosts: Sequence[Host], stack: PulumiStack, secret: str) -> list[str]:
+    """Where `secret` shows in plaintext: each host's journal and RocketMQ logs, the engine's output
+    and its logs, the state (given to grep on stdin, so never on a command line)."""
+    places = []
+    for host in hosts:
+        logs = f"journalctl --no-pager -q -o cat; cat {LOG_DIR}/*.log 2>/dev/null || true"
+        search = f'needle=$(mktemp); cat >"$needle"; sudo -n sh -c {shlex.quote(logs)} </dev/null | grep -cF -f "$needle"; rm -f "$needle"'
+        found = net.ssh(host, search, input=secret + "\n")
+        assert found.stdout.strip().isdigit(), found
+        if found.stdout.strip() != "0":
+            places.append(f"{host.name}: {found.stdout.strip()} log lines")
+    if any(secret in text for text in stack.transcript):
+        places.append("the engine's output")
+    engine_logs = [p for p in (stack.state / ".pulumi-home").rglob("*") if p.is_file() and p.suffix in (".log", ".txt")]
+    places += [str(p) for p in engine_logs if secret in p.read_text(errors="replace")]
+    if secret in stack.state_text():
+        places.append("the state")
+    return places
 
 
 # ------------------------------------------------------------------ checks with RocketMQ's tools

@@ -175,6 +175,8 @@ def stack_config(
         "brokerGroups": len({h["broker"].split("/")[0] for h in hosts if h.get("broker")}),
         "sshUser": "deploy",
         "hosts": hosts,
+        # The test hosts' keys, as the harness made them: every connection pins them.
+        "sshHostKeysFile": str(net.known_hosts_path),
         "version": version,
         "mirror": mirror.url,
         "nameServerHeap": "128m",

@@ -24,6 +24,7 @@ from tests.e2e.cluster_harness import (
     copy_program,
     create_topic,
     mqadmin,
+    places_holding,
     prometheus_samples,
     service_pid,
     start_mirror,
@@ -113,7 +114,8 @@ def test_cluster_lifecycle(
         assert {(name, i, a) for i, a in enumerate(entry["slaves"], start=1)} <= expected
     rows = wait_for_cluster(net, probe, namesrv, expected, timeout=60)
     assert {r.version for r in rows} == {"V" + first_version.replace(".", "_")}, rows
-    assert key.strip().splitlines()[1] not in stack.state_text(), "the private key reached the state in plaintext"
+    key_material = key.strip().splitlines()[1]
+    assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
 
     # -- the program found the JDK baked into the image (java.env points at it)
     jdk_note = net.ssh(probe, "sudo -n cat /etc/rocketmq/java.env", check=True).stdout

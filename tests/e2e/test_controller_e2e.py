@@ -13,6 +13,7 @@ One lifecycle, one test: its steps build on each other. Hosts are fresh and torn
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tests.e2e.cluster_harness import (
     copy_program,
     create_topic,
     mqadmin,
+    places_holding,
     registered_brokers,
     service_pid,
     start_mirror,
@@ -199,6 +201,16 @@ def test_controllers_of_their_own(
         produce(net, classpath, namesrv, topic, MESSAGES // 2)
         consume(net, classpath, namesrv, topic, group="e2e-own-controller", count=MESSAGES)
 
+        # -- n3 shows another SSH host key than the one pinned for it: up refuses to talk to it
+        other_key = _new_host_key(tmp_path)
+        stack.set_config({"hosts": [{**h, "hostKey": other_key} if h["name"] == "n3" else h for h in config["hosts"]]})
+        refused = stack.up(check=False)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode != 0 and re.search(
+            r"\(rocketmq-[\w-]*n3[\w-]*\):\s+error: .*host key mismatch", output
+        ), output[-3000:]
+        stack.set_config({"hosts": config["hosts"]})
+
         # -- a controller setting: its rolling restart waits for a leader again; the brokers keep running
         running = net.host(new_master.split(":")[0])
         broker_pid, controller_pid = service_pid(net, running, BROKER_UNIT), service_pid(net, n3, CONTROLLER_UNIT)
@@ -207,11 +219,20 @@ def test_controllers_of_their_own(
         assert service_pid(net, n3, CONTROLLER_UNIT) not in (0, controller_pid)
         assert 'HEAP="160m"' in net.ssh(n3, "cat /etc/rocketmq/controller.env", check=True).stdout
         assert service_pid(net, running, BROKER_UNIT) == broker_pid
+        key_material = net.private_key_path.read_text().strip().splitlines()[1]
+        assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
 
         # -- destroy: the controller stops with the rest
         stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
         assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() != "active"
         assert "java" not in net.ssh(n3, "ps -u rocketmq -o args= || true").stdout
+
+
+def _new_host_key(workdir: Path) -> str:
+    """A fresh ED25519 public key, as a host reinstalled (or a machine in the middle) would show."""
+    key = workdir / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
 
 
 def _max_message_size() -> dict[str, str]:
