@@ -12,13 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_command import remote
 
 from components.config import ClusterConfig
 from components.controller_rendering import ControllerPeers, render_controller_rollout, render_controller_script
 from components.name_server_tier import controller_peers
 from components.rocketmq_host import RocketMqHost
-from components.service_steps import service_steps
+from components.service_steps import chained_service_steps
 
 
 @dataclass(frozen=True)
@@ -36,20 +35,14 @@ class ControllerTier(pulumi.ComponentResource):
         # The brokers' controllerAddr: every controller.
         self.controller_addr: pulumi.Output[str] = peers.apply(lambda found: found.controller_addr if found else "")
         # What brokers wait for: every controller configured and knowing the leader.
-        self.services: list[remote.Command] = []
-        self.rollouts: list[remote.Command] = []
-        for host in args.hosts:
-            steps = service_steps(
-                name,
-                host,
-                "controller",
-                self._script(args.cfg, host, peers),
-                self._rollout_script(args.cfg, host),
-                parent=self,
-                rollout_after=self.rollouts[-1:] or args.rollout_after,
-            )
-            self.services.append(steps.configure)
-            self.rollouts.append(steps.rollout)
+        self.services, self.rollouts = chained_service_steps(
+            name,
+            args.hosts,
+            "controller",
+            lambda host: (self._script(args.cfg, host, peers), self._rollout_script(args.cfg, host)),
+            parent=self,
+            rollout_after=args.rollout_after,
+        )
         self.register_outputs({"controllerAddr": self.controller_addr})
 
     @staticmethod

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_command import remote
 
 from components.config import ClusterConfig
 from components.controller_rendering import ControllerPeers
 from components.namesrv_rendering import render_namesrv_rollout, render_namesrv_script
 from components.rocketmq_host import RocketMqHost
-from components.service_steps import service_steps
+from components.service_steps import chained_service_steps
 from components.topology import endpoint, namesrv_addr
 
 
@@ -50,20 +49,13 @@ class NameServerTier(pulumi.ComponentResource):
             lambda peers: peers.controller_addr if peers else ""
         )
         # What brokers wait for (every name server configured and answering), and the rolling restarts.
-        self.services: list[remote.Command] = []
-        self.rollouts: list[remote.Command] = []
-        for host in args.hosts:
-            steps = service_steps(
-                name,
-                host,
-                "namesrv",
-                self._script(args.cfg, host),
-                self._script(args.cfg, host, rollout=True),
-                parent=self,
-                rollout_after=self.rollouts[-1:],
-            )
-            self.services.append(steps.configure)
-            self.rollouts.append(steps.rollout)
+        self.services, self.rollouts = chained_service_steps(
+            name,
+            args.hosts,
+            "namesrv",
+            lambda host: (self._script(args.cfg, host), self._script(args.cfg, host, rollout=True)),
+            parent=self,
+        )
 
         addresses = pulumi.Output.all(*[host.private_address for host in args.hosts])
         ports = [host.planned.name_server_port for host in args.hosts]

@@ -12,12 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_command import remote
 
 from components.config import ClusterConfig
 from components.proxy_rendering import render_proxy_rollout, render_proxy_script
 from components.rocketmq_host import RocketMqHost
-from components.service_steps import service_steps
+from components.service_steps import chained_service_steps
 from components.topology import endpoint
 
 
@@ -34,21 +33,15 @@ class ProxyTierArgs:
 class ProxyTier(pulumi.ComponentResource):
     def __init__(self, name: str, args: ProxyTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("rocketmq:index:ProxyTier", name, None, opts)
-        self.services: list[remote.Command] = []
-        self.rollouts: list[remote.Command] = []
-        for host in args.hosts:
-            steps = service_steps(
-                name,
-                host,
-                "proxy",
-                self._script(args, host),
-                self._rollout_script(args, host),
-                parent=self,
-                configure_after=args.name_servers,
-                rollout_after=self.rollouts[-1:] or args.rollout_after,
-            )
-            self.services.append(steps.configure)
-            self.rollouts.append(steps.rollout)
+        self.services, self.rollouts = chained_service_steps(
+            name,
+            args.hosts,
+            "proxy",
+            lambda host: (self._script(args, host), self._rollout_script(args, host)),
+            parent=self,
+            configure_after=args.name_servers,
+            rollout_after=args.rollout_after,
+        )
 
         def at(host: RocketMqHost, port: int | None) -> pulumi.Output[str]:
             assert port is not None

@@ -6,7 +6,7 @@ restarts, so that at most one of its services restarts at a time."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -60,3 +60,35 @@ def service_steps(
         triggers=[*host.machine_triggers, script_digest(script)],
     )
     return ServiceSteps(configure, rollout)
+
+
+def chained_service_steps(
+    name: str,
+    hosts: Sequence[RocketMqHost],
+    role: str,
+    scripts: Callable[[RocketMqHost], tuple[pulumi.Input[str], pulumi.Input[str]]],
+    *,
+    parent: pulumi.Resource,
+    configure_after: Sequence[pulumi.Resource] = (),
+    rollout_after: Sequence[pulumi.Resource] = (),
+) -> tuple[list[remote.Command], list[remote.Command]]:
+    """`role`'s steps on each of `hosts` (its configure and rolling-restart scripts from `scripts`):
+    the configure steps side by side, the rolling restarts one after another, the first after
+    `rollout_after`. Returns (configure steps, rolling restarts)."""
+    configures: list[remote.Command] = []
+    rollouts: list[remote.Command] = []
+    for host in hosts:
+        script, rollout_script = scripts(host)
+        steps = service_steps(
+            name,
+            host,
+            role,
+            script,
+            rollout_script,
+            parent=parent,
+            configure_after=configure_after,
+            rollout_after=rollouts[-1:] or rollout_after,
+        )
+        configures.append(steps.configure)
+        rollouts.append(steps.rollout)
+    return configures, rollouts
