@@ -103,8 +103,12 @@ def host_key(key: str, raw: Any) -> str:
 def _known_host_entries(path: Path) -> list[tuple[str, str, str]]:
     """(host patterns, key type, base64 key) of each plain entry of a known_hosts file; markers
     (@cert-authority, @revoked) and comments are left out."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError("sshHostKeysFile", f"cannot be read as a known_hosts file: {error}") from None
     entries = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         fields = line.split()
         if len(fields) < 3 or fields[0].startswith(("#", "@")):
             continue
@@ -117,15 +121,23 @@ def _names(patterns: str, name: str) -> bool:
     matched = False
     for pattern in patterns.split(","):
         if pattern.startswith("|1|"):
-            salt, digest = (base64.b64decode(part) for part in pattern[3:].split("|", 1))
-            if hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest):
-                matched = True
+            matched = matched or _hashed_names(pattern, name)
         elif pattern.startswith("!"):
             if _wildcard(pattern[1:], name):
                 return False
         elif _wildcard(pattern, name):
             matched = True
     return matched
+
+
+def _hashed_names(pattern: str, name: str) -> bool:
+    """`|1|salt|hash`: HMAC-SHA1 of the name under the salt, as `ssh-keygen -H` writes it. A
+    malformed one names nothing, as for OpenSSH."""
+    try:
+        salt, digest = (base64.b64decode(part, validate=True) for part in pattern[3:].split("|"))
+    except (binascii.Error, ValueError):
+        return False
+    return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), digest)
 
 
 def _wildcard(pattern: str, name: str) -> bool:
@@ -152,20 +164,20 @@ def pin_host_keys(r: _Reader, specs: tuple[HostSpec, ...]) -> tuple[HostSpec, ..
             pinned.append(spec)
             continue
         name = spec.address if spec.port == 22 else f"[{spec.address}]:{spec.port}"
-        found = {kind: blob for patterns, kind, blob in entries if _names(patterns, name)}
-        kind = next((k for k in HOST_KEY_TYPES if k in found), None)
-        if kind is None:
-            where = f"sshHostKeysFile lists {name} with no key of the types {', '.join(HOST_KEY_TYPES)}; "
+        listed = [(kind, blob) for patterns, kind, blob in entries if _names(patterns, name)]
+        kind, blob = next(((k, b) for k in HOST_KEY_TYPES for kk, b in listed if kk == k), ("", ""))
+        if not kind:
+            in_file = (
+                f"sshHostKeysFile lists {name} only with keys of other types than {', '.join(HOST_KEY_TYPES)}; "
+                if listed
+                else ""
+            )
             raise ConfigError(
                 f"hosts[{index}].hostKey",
                 f"host {spec.name!r} has no pinned SSH host key, and connections must not trust whatever "
-                f"key a host shows: {where if name_listed(entries, name) else ''}set hostKey to its key "
-                f"line (`ssh-keyscan -t ed25519 {spec.address}` prints it after the address), or point "
-                "rocketmq:sshHostKeysFile at a known_hosts file that lists it",
+                f"key a host shows: {in_file}set hostKey to its key line (`ssh-keyscan -t ed25519 "
+                f"{spec.address}` prints it after the address), or point rocketmq:sshHostKeysFile at a "
+                "known_hosts file that lists it",
             )
-        pinned.append(replace(spec, host_key=f"{kind} {found[kind]}"))
+        pinned.append(replace(spec, host_key=host_key("sshHostKeysFile", f"{kind} {blob}")))
     return tuple(pinned)
-
-
-def name_listed(entries: list[tuple[str, str, str]], name: str) -> bool:
-    return any(_names(patterns, name) for patterns, _, _ in entries)

@@ -130,7 +130,7 @@ def test_a_host_the_file_lists_only_with_rsa_is_refused_with_why(tmp_path: Path)
         parse_config(hosts_stack("single-master", pin_host_keys=False, sshHostKeysFile=str(known_hosts)))
     message = str(refused.value)
     assert message.startswith("rocketmq:hosts[0].hostKey: host 'peer1' has no pinned SSH host key")
-    assert "sshHostKeysFile lists 192.0.2.11 with no key of the types ssh-ed25519" in message
+    assert "sshHostKeysFile lists 192.0.2.11 only with keys of other types than ssh-ed25519" in message
     assert "ssh-keyscan -t ed25519 192.0.2.11" in message
 
 
@@ -138,3 +138,15 @@ def test_the_stack_file_may_give_the_hosts_as_yaml_objects() -> None:
     stack = hosts_stack("single-master", pin_host_keys=False)
     stack["hosts"] = json.dumps(_with_key(ECDSA + " root@peer1"))
     assert _pinned(stack) == {"peer1": ECDSA}
+
+
+def test_a_broken_known_hosts_file_is_refused_with_its_key_not_a_traceback(tmp_path: Path) -> None:
+    known_hosts = tmp_path / "known_hosts"
+    address = SINGLE[0]["address"]
+    # A malformed hashed entry names nothing, as for OpenSSH; the listed key must decode.
+    known_hosts.write_text(f"|1|not-base64 {HOST_KEY}\n{address} ssh-ed25519 AAAA=AAAA\n")
+    with pytest.raises(ConfigError, match=r"^rocketmq:sshHostKeysFile: is not a valid ssh-ed25519 public key"):
+        parse_config(hosts_stack("single-master", pin_host_keys=False, sshHostKeysFile=str(known_hosts)))
+    known_hosts.write_bytes(b"\xff\xfe binary")
+    with pytest.raises(ConfigError, match=r"^rocketmq:sshHostKeysFile: cannot be read as a known_hosts file"):
+        parse_config(hosts_stack("single-master", pin_host_keys=False, sshHostKeysFile=str(known_hosts)))
