@@ -26,6 +26,23 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return LifecycleScheduling(config, log)
 
 
+# Lines of each failed test's error repeated at the end of the run.
+ERROR_TAIL_LINES = 60
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each failed test's error again, in full, just before the short summary: CI keeps a long
+    log's head and tail, and the failure sections between them may be cut (the steady client's
+    output, which says why it failed, was lost that way once)."""
+    for report in [*terminalreporter.stats.get("failed", []), *terminalreporter.stats.get("error", [])]:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is None:
+            continue
+        terminalreporter.write_sep("-", f"error of {report.nodeid} ({report.when})")
+        terminalreporter.write_line("\n".join(crash.message.splitlines()[-ERROR_TAIL_LINES:]))
+
+
 @pytest.fixture(scope="session")
 def engine_env() -> dict[str, str]:
     return engine_environment()

@@ -48,6 +48,7 @@ import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyContext;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
+import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
 import org.apache.rocketmq.client.producer.SendStatus;
@@ -58,6 +59,7 @@ import org.apache.rocketmq.common.message.MessageExt;
 public final class RmqCheck {
     private static final String TAG = "rmqcheck";
     private static final int MAX_ERRORS_SHOWN = 5;
+    private static final int START_ATTEMPTS = 10;
 
     private RmqCheck() {
     }
@@ -80,7 +82,8 @@ public final class RmqCheck {
             }
         } catch (NumberFormatException e) {
             status = usage();
-        } catch (Exception e) {
+        } catch (Exception | Error e) {
+            // Errors too: uncaught, the client's non-daemon threads would keep the JVM running.
             System.out.println("ERROR " + e);
             status = 1;
         }
@@ -261,46 +264,37 @@ public final class RmqCheck {
         return lost.isEmpty() ? 0 : 1;
     }
 
-    /** A push consumer of the whole topic, from the first offset for a new group. */
+    /**
+     * A push consumer of the whole topic, from the first offset for a new group. RocketMQ 5 shuts
+     * a consumer down when start() fails after it began running (its first route query or
+     * heartbeat timed out: a name server or broker slow to answer on a loaded host); an
+     * application starts a new one, and so does this check, at most START_ATTEMPTS times.
+     */
     private static DefaultMQPushConsumer startConsumer(String namesrv, String topic, String group, String run,
         Consumer<MessageExt> onMessage) throws Exception {
-        DefaultMQPushConsumer consumer = configured(new DefaultMQPushConsumer(group), namesrv, run);
-        consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
-        consumer.subscribe(topic, "*");
-        consumer.registerMessageListener(new MessageListenerConcurrently() {
-            @Override
-            public ConsumeConcurrentlyStatus consumeMessage(List<MessageExt> msgs, ConsumeConcurrentlyContext ctx) {
-                msgs.forEach(onMessage);
-                return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
-            }
-        });
-        try {
-            consumer.start();
-        } catch (IllegalStateException e) {
-            // 5.x throws from start() when its first route query times out, after the consumer
-            // already runs; an application would go on, so the check fetches the route again.
-            System.out.println("WARN consumer start: " + e);
-            awaitRoute(consumer, topic);
-        }
-        return consumer;
-    }
-
-    /** Queries the topic's route until a name server answers, at most 30 times a second apart. */
-    private static void awaitRoute(DefaultMQPushConsumer consumer, String topic) throws InterruptedException {
         for (int attempt = 1; ; attempt++) {
-            try {
-                if (consumer.getDefaultMQPushConsumerImpl().getmQClientFactory().updateTopicRouteInfoFromNameServer(topic)) {
-                    return;
+            DefaultMQPushConsumer consumer = configured(new DefaultMQPushConsumer(group), namesrv, run);
+            consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+            consumer.subscribe(topic, "*");
+            consumer.registerMessageListener(new MessageListenerConcurrently() {
+                @Override
+                public ConsumeConcurrentlyStatus consumeMessage(List<MessageExt> msgs, ConsumeConcurrentlyContext ctx) {
+                    msgs.forEach(onMessage);
+                    return ConsumeConcurrentlyStatus.CONSUME_SUCCESS;
                 }
-            } catch (IllegalStateException e) {
-                if (attempt >= 30) {
+            });
+            try {
+                consumer.start();
+                return consumer;
+            } catch (MQClientException | IllegalStateException e) {
+                // 4.9.x leaves the failed consumer running: stop it, or the next one's group clashes.
+                shutdownWithin5s(consumer);
+                if (attempt >= START_ATTEMPTS) {
                     throw e;
                 }
+                System.out.println("WARN consumer start, attempt " + attempt + ": " + e);
+                Thread.sleep(1_000);
             }
-            if (attempt >= 30) {
-                throw new IllegalStateException("no route for " + topic + " after " + attempt + " queries");
-            }
-            Thread.sleep(1_000);
         }
     }
 
