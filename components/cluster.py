@@ -12,6 +12,7 @@ import pulumi
 from components.broker_pair import BrokerPair, BrokerPairArgs
 from components.config import ClusterConfig
 from components.controller_tier import ControllerTier, ControllerTierArgs
+from components.firewall_rules import FirewallSources, cluster_sources, firewall_rules
 from components.group_drain import GroupDrain, GroupDrainArgs
 from components.local_fleet import LocalFleet, LocalFleetArgs
 from components.name_server_tier import NameServerTier, NameServerTierArgs
@@ -100,6 +101,11 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
     if cfg.aws is not None and cfg.aws.bastion_host:
         bastion = Bastion(cfg.aws.bastion_host, cfg.aws.bastion_user or cfg.aws.ssh_user, cfg.aws.bastion_host_key)
 
+    sources = None
+    if cfg.host_firewall is not None:
+        sources = FirewallSources(
+            cluster_sources(cfg.hosts), cfg.host_firewall.client_cidrs, cfg.host_firewall.metrics_cidrs
+        )
     hosts = {
         planned.key: RocketMqHost(
             f"rocketmq-{planned.key}",
@@ -110,6 +116,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 store_path=cfg.store_path,
                 planned=planned,
                 mirror=mirror,
+                firewall_rules=None if sources is None else firewall_rules(planned, sources),
             ),
         )
         for planned in plan.hosts

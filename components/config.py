@@ -176,6 +176,15 @@ class AwsSettings:
 
 
 @dataclass(frozen=True)
+class HostFirewall:
+    """target hosts: who the hosts' firewalls (firewalld or ufw, when active) let in, besides the
+    cluster's own hosts (components/firewall_rules.py)."""
+
+    client_cidrs: tuple[str, ...] = ()
+    metrics_cidrs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ReleaseSettings:
     version: str = DEFAULT_VERSION
     mirror: str = DEFAULT_MIRROR
@@ -222,6 +231,7 @@ class ClusterConfig:
     # changes and drains wait this long, plus a margin, for clients to move.
     client_route_refresh_seconds: int = DEFAULT_CLIENT_ROUTE_REFRESH_SECONDS
     hosts: tuple[HostSpec, ...] = ()
+    host_firewall: HostFirewall | None = None  # target hosts
     aws: AwsSettings | None = None
     topics: tuple[TopicSpec, ...] = ()
     consumer_groups: tuple[ConsumerGroupSpec, ...] = ()
@@ -354,7 +364,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
 
     from components.config_targets import parse_target  # it builds on this module's helpers
 
-    target, hosts, aws = parse_target(
+    target, hosts, aws, host_firewall = parse_target(
         r, secret_keys, mode=mode, groups=broker_groups, slaves=slaves, name_servers=name_servers
     )
     proxy = parse_proxy(r, release, metrics_port, mode=mode, brokers=broker_groups * (slaves + 1), hosts=hosts)
@@ -395,6 +405,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         client_route_refresh_seconds=route_refresh,
         target=target,
         hosts=hosts,
+        host_firewall=host_firewall,
         aws=aws,
         topics=catalog.topics,
         consumer_groups=catalog.consumer_groups,

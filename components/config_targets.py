@@ -21,6 +21,7 @@ from components.config import (
     TARGETS,
     AwsSettings,
     BrokerPlacement,
+    HostFirewall,
     HostSpec,
     Mode,
     _Reader,
@@ -34,8 +35,9 @@ _UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 def parse_target(
     r: _Reader, secret_keys: frozenset[str] | None, *, mode: Mode, groups: int, slaves: int, name_servers: int
-) -> tuple[str, tuple[HostSpec, ...], AwsSettings | None]:
-    """`target`, with how the program reaches hosts: (target, its hosts, its aws settings)."""
+) -> tuple[str, tuple[HostSpec, ...], AwsSettings | None, HostFirewall | None]:
+    """`target`, with how the program reaches hosts and who they let in: (target, its hosts, its aws
+    settings, its hosts' firewall)."""
     target = check.choice("target", r.get("target", "aws"), TARGETS)
     if target == "local" and r.has("sshPrivateKey"):
         raise ConfigError(
@@ -58,12 +60,27 @@ def parse_target(
         hosts = parse_hosts(
             r.get("hosts"), ssh_user or "root", mode=mode, groups=groups, slaves=slaves, name_servers=name_servers
         )
-        return target, pin_host_keys(r, hosts), None
+        client_cidrs, metrics_cidrs = _access_cidrs(r)
+        return target, pin_host_keys(r, hosts), None, HostFirewall(client_cidrs, metrics_cidrs)
     if r.has("sshHostKeysFile"):
         raise ConfigError("sshHostKeysFile", f"is for target hosts; target is {target}")
     if target == "aws":
-        return target, (), parse_aws(r, ssh_user)
-    return target, (), None
+        return target, (), parse_aws(r, ssh_user), None
+    return target, (), None, None
+
+
+def _access_cidrs(r: _Reader) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(clientCidrs, metricsCidrs): who reaches the clients' ports and the metrics exporters, beyond
+    the cluster's own hosts (aws: the security group; hosts: firewalld or ufw, when active)."""
+    client_cidrs = check.string_list("clientCidrs", r.get("clientCidrs", []), check.cidr)
+    metrics_cidrs = check.string_list("metricsCidrs", r.get("metricsCidrs", []), check.cidr)
+    if "0.0.0.0/0" in metrics_cidrs:
+        raise ConfigError(
+            "metricsCidrs",
+            "must not open the metrics exporters, which ask for no credentials, to the whole internet (0.0.0.0/0); "
+            "list your Prometheus servers' CIDRs",
+        )
+    return client_cidrs, metrics_cidrs
 
 
 def parse_hosts(
@@ -237,8 +254,7 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         raise ConfigError("vpcCidr", f"must be /20 or larger to hold the subnets; got {vpc_cidr}")
 
     ssh_cidrs = check.string_list("sshCidrs", r.get("sshCidrs", []), check.cidr)
-    client_cidrs = check.string_list("clientCidrs", r.get("clientCidrs", []), check.cidr)
-    metrics_cidrs = check.string_list("metricsCidrs", r.get("metricsCidrs", []), check.cidr)
+    client_cidrs, metrics_cidrs = _access_cidrs(r)
     public_ip = check.boolean("publicIp", r.get("publicIp", True))
     bastion_host = r.get("bastionHost")
     if bastion_host is not None:
@@ -268,12 +284,6 @@ def parse_aws(r: _Reader, ssh_user: str | None) -> AwsSettings:
         raise ConfigError(
             "bastionHost",
             "is required when rocketmq:publicIp is false: without public IPs the hosts are reached through a bastion",
-        )
-    if "0.0.0.0/0" in metrics_cidrs:
-        raise ConfigError(
-            "metricsCidrs",
-            "must not open the metrics exporters, which ask for no credentials, to the whole internet (0.0.0.0/0); "
-            "list your Prometheus servers' CIDRs",
         )
     if "0.0.0.0/0" in ssh_cidrs:
         raise ConfigError(

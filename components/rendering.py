@@ -80,6 +80,8 @@ JDK_MODULE_OPTIONS_4X = (
 
 # Runs the script given on stdin as root, through sudo when the SSH user is not root.
 RUN_STDIN_AS_ROOT = 'if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -s; else exec sudo -n /bin/bash -s; fi'
+# A Command's delete: the same script, with the argument `delete`.
+DELETE_FROM_STDIN = 'if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -s delete; else exec sudo -n /bin/bash -s delete; fi'
 
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES_DIR),

@@ -8,8 +8,9 @@ import pulumi
 from pulumi_command import remote
 
 from components.config import ReleaseSettings
+from components.firewall_rules import FirewallRule, render_firewall_script
 from components.remote import HostEndpoint, root_script
-from components.rendering import render_install_script, render_prepare_script
+from components.rendering import DELETE_FROM_STDIN, render_install_script, render_prepare_script
 from components.topology import PlannedHost
 
 
@@ -22,10 +23,13 @@ class RocketMqHostArgs:
     planned: PlannedHost
     # The mirror to download from when it is decided at deploy time (target local), else release.mirror.
     mirror: pulumi.Input[str] | None = None
+    # What the host's firewall (firewalld or ufw, when active) lets in; None: the program leaves it alone.
+    firewall_rules: tuple[FirewallRule, ...] | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
-    """Prepares the host, then downloads, verifies and unpacks the release.
+    """Prepares the host (and opens its firewall to its roles' traffic), then downloads, verifies and
+    unpacks the release.
 
     `installed` is what services on this host depend on."""
 
@@ -58,6 +62,19 @@ class RocketMqHost(pulumi.ComponentResource):
             depends_on=endpoint.ready_after,
             triggers=self.machine_triggers,
         )
+        before_install: list[pulumi.Resource] = [self.prepared]
+        if args.firewall_rules is not None:
+            before_install.append(
+                root_script(
+                    f"{name}-firewall",
+                    args.connection,
+                    render_firewall_script(self.key, args.firewall_rules),
+                    parent=self,
+                    depends_on=[self.prepared],
+                    delete=DELETE_FROM_STDIN,
+                    triggers=self.machine_triggers,
+                )
+            )
         install_script: pulumi.Input[str] = render_install_script(self.key, args.release)
         if args.mirror is not None:
             install_script = pulumi.Output.from_input(args.mirror).apply(
@@ -68,7 +85,7 @@ class RocketMqHost(pulumi.ComponentResource):
             args.connection,
             install_script,
             parent=self,
-            depends_on=[self.prepared],
+            depends_on=before_install,
             triggers=self.machine_triggers,
         )
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})

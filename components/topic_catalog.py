@@ -18,8 +18,9 @@ from pulumi_command import remote
 from components.config import ClusterConfig
 from components.config_topics import ConsumerGroupSpec, TopicSpec
 from components.remote import root_script
+from components.rendering import DELETE_FROM_STDIN
 from components.rocketmq_host import RocketMqHost
-from components.topic_rendering import DELETE_FROM_STDIN, render_group_script, render_topic_script
+from components.topic_rendering import render_group_script, render_topic_script
 
 TopicLayout = dict[str, dict[str, dict[str, int]]]
 

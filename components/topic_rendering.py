@@ -14,8 +14,6 @@ from components.rendering import ADMIN_LOCK, CLUSTER_INFO, MQADMIN, render
 # How long the name servers may take to show a topic's new route (brokers register it at once,
 # but a name server that missed the registration waits for the next one, every 30 s).
 ROUTE_TIMEOUT_SECONDS = 120
-# The Command's `delete` when pruning: the same script (kept as its stdin), told to delete.
-DELETE_FROM_STDIN = 'if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -s delete; else exec sudo -n /bin/bash -s delete; fi'
 
 
 def expected_route(topic: TopicSpec, broker_names: Sequence[str]) -> list[str]:

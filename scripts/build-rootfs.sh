@@ -23,6 +23,7 @@ PACKAGES=(
     openjdk-17-jdk-headless
     curl unzip procps iproute2 ca-certificates
     python3
+    firewalld netbase
 )
 # Units that make no sense in a container, or only slow the boot down.
 MASKED_UNITS=(
@@ -118,6 +119,9 @@ sed -i -E 's/^(session\s+)required(\s+pam_loginuid\.so)/\1optional\2/' \
 for unit in "${MASKED_UNITS[@]}"; do
     ln -sfn /dev/null "${work}/etc/systemd/system/${unit}"
 done
+# firewalld (it needs netbase's /etc/protocols) stays off unless a test turns it on: hosts boot faster.
+in_root systemctl disable firewalld.service >&2
+
 # journald: keep logs in memory only, small.
 mkdir -p "${work}/etc/systemd/journald.conf.d"
 cat >"${work}/etc/systemd/journald.conf.d/10-rmq-e2e.conf" <<'CONF'

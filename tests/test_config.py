@@ -394,8 +394,8 @@ def test_plaintext_private_key_is_refused() -> None:
 def test_good_stack_through_main_registers_resources() -> None:
     # The counterpart of the refusals above: the same path does register a cluster when the input is good.
     run = run_main_program(hosts_stack("single-master"), ["sshPrivateKey"])
-    # prepare, install, name server and broker, each with its rolling restart, and the group drain
-    assert len(run.commands) == 7
+    # prepare, firewall, install, name server and broker, each with its rolling restart, and the group drain
+    assert len(run.commands) == 8
     assert run.outputs["namesrvAddr"] == "192.0.2.11:9876"
 
 

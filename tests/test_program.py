@@ -94,8 +94,10 @@ def test_version_change_reinstalls_and_restarts_everything() -> None:
     after = run_main_program(hosts_stack("single-master", version="4.9.8"), ["sshPrivateKey"])
     old = {c.name: c.inputs["stdin"] for c in before.commands}
     changed = {c.name for c in after.commands if old[c.name] != c.inputs["stdin"]}
-    # The rollout too: 4.9.x has no proxy, so its health check no longer waits for one.
+    # The rollout too: 4.9.x has no proxy, so its health check no longer waits for one, and the
+    # firewall closes the proxy's ports.
     assert changed == {
+        "rocketmq-peer1-firewall",
         "rocketmq-peer1-install",
         "rocketmq-namesrv-peer1",
         "rocketmq-broker-a-0",

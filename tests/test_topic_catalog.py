@@ -16,8 +16,9 @@ import pytest
 from pulumi.runtime import mocks as pulumi_mocks
 
 from components.config_topics import ConsumerGroupSpec, TopicSpec
+from components.rendering import DELETE_FROM_STDIN
 from components.topic_catalog import topic_layout
-from components.topic_rendering import DELETE_FROM_STDIN, render_group_script, render_topic_script
+from components.topic_rendering import render_group_script, render_topic_script
 from tests.e2e.topics_scenario import parse_group_config, parse_topic_route
 from tests.pulumi_harness import PRIVATE_KEY, ProgramRun, run_main_program
 from tests.stacks import HOSTS_BY_MODE, hosts_stack

@@ -327,6 +327,15 @@ def create_topic(net: TestNetwork, host: Host, namesrv_addr: str, cluster: str, 
     )
 
 
+def connects(net: TestNetwork, source: Host | None, address: str, port: int) -> bool:
+    """Whether a TCP connection from ``source`` (None: the control namespace, where the tests'
+    clients run) to ``address:port`` is accepted within 5 s."""
+    argv = ["timeout", "5", "bash", "-c", f"exec 3<>/dev/tcp/{address}/{port}"]
+    if source is None:
+        return net.run_in_control(argv, capture_output=True).returncode == 0
+    return net.ssh(source, shlex.join(argv)).returncode == 0
+
+
 def service_pid(net: TestNetwork, host: Host, unit: str) -> int:
     return int(net.ssh(host, f"systemctl show -p MainPID --value {unit}", check=True).stdout.strip() or 0)
 

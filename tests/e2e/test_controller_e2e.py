@@ -5,7 +5,8 @@ back as a slave and catches up. A rolling broker-config change then hands each m
 before it restarts, again without losing an acknowledged message.
 
 A second, smaller lifecycle runs the controller on a host of its own (controller: true): it elects
-the master at start and again when the master is killed.
+the master at start and again when the master is killed. Its hosts run firewalld, which lets in
+only SSH until the program opens each host's ports to whom they serve.
 
 One lifecycle, one test: its steps build on each other. Hosts are fresh and torn down on failure too.
 """
@@ -23,6 +24,7 @@ from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
     commitlog_offset,
+    connects,
     copy_program,
     create_topic,
     mqadmin,
@@ -168,13 +170,22 @@ def test_controllers_of_their_own(
 ) -> None:
     (version,) = VERSIONS_BY_MODE[MODE]
     classpath = client_for(client_classpaths, version)
-    with TestNetwork(3, host_names=["n1", "n2", "n3"]) as net:
+    # firewalld needs CAP_NET_ADMIN, which nspawn keeps only when asked; each host has its own netns.
+    with TestNetwork(3, host_names=["n1", "n2", "n3"], extra_nspawn_args=["--capability=CAP_NET_ADMIN"]) as net:
         mirror = start_mirror(net, tmp_path / "mirror", [version])
         stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", "e2e-controllers")
         config = stack_config(MODE, net, mirror, version, layout=OWN_CONTROLLER_LAYOUT)
+        # The tests' clients run in the control namespace: the stack lets them in as its clients.
+        config["clientCidrs"] = [f"{net.control_address}/32"]
         stack.init({**config, "controllerHeap": "128m"}, net.private_key_path.read_text())
         n1, n2, n3 = (net.host(name) for name in ("n1", "n2", "n3"))
         replicas = {"broker-a": {f"{n1.address}:10911", f"{n2.address}:10911"}}
+        # -- firewalld on every host, as on stock EL servers: only SSH comes in
+        for host in net.hosts:
+            net.ssh(host, "sudo -n systemctl enable --now firewalld && sudo -n firewall-cmd --state", check=True)
+        # A port no role needs: a listener on the controller host that only the host itself reaches.
+        net.ssh(n3, "sudo -n systemd-run --unit=e2e-unneeded-port python3 -m http.server 9999", check=True)
+        wait_until(lambda: connects(net, n3, n3.address, 9999), 30, "the listener on n3:9999")
 
         # -- up from empty: the controller of its own elects a master; the name server runs none
         stack.up()
@@ -187,6 +198,14 @@ def test_controllers_of_their_own(
         topic = "E2E_OWN_CONTROLLER"
         create_topic(net, n1, namesrv, "DefaultCluster", topic)
         produce(net, classpath, namesrv, topic, MESSAGES // 2)
+        # -- the firewall let that in (clientCidrs), and keeps out what no role offers to that source
+        master = masters["broker-a"].split(":")[0]
+        assert not connects(net, None, master, 10912), "a client reached the master's HA port"
+        assert connects(
+            net, net.host(replicas["broker-a"].difference({masters["broker-a"]}).pop().split(":")[0]), master, 10912
+        )
+        assert not connects(net, None, n3.address, 9878), "a client reached the controller"
+        assert not connects(net, n1, n3.address, 9999) and not connects(net, None, n3.address, 9999)
 
         # -- SIGKILL the master: the controller elects the other replica, and sends go on there
         old_master = net.host(masters["broker-a"].split(":")[0])
@@ -222,9 +241,11 @@ def test_controllers_of_their_own(
         key_material = net.private_key_path.read_text().strip().splitlines()[1]
         assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
 
-        # -- destroy: the controller stops with the rest
+        # -- destroy: the controller stops with the rest, and the firewalls close what up opened
         stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
         assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() != "active"
+        for host in net.hosts:
+            assert net.ssh(host, "sudo -n firewall-cmd --list-rich-rules", check=True).stdout.strip() == "", host
         assert "java" not in net.ssh(n3, "ps -u rocketmq -o args= || true").stdout
 
 
