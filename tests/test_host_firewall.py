@@ -184,6 +184,37 @@ def test_the_script_opens_closes_and_forgets_with_firewalld(tmp_path: Path) -> N
     assert not state.exists()
 
 
+def test_the_script_uses_ufw_where_it_is_active(tmp_path: Path) -> None:
+    env = _fake_firewalld(tmp_path)
+    bin_dir = tmp_path / "bin"
+    (bin_dir / "systemctl").write_text("#!/bin/bash\nexit 3\n")  # no firewalld
+    # ufw's own syntax: `allow|delete allow proto tcp from SRC to any port N`; rules kept in a file.
+    (bin_dir / "ufw").write_text(
+        """#!/bin/bash
+set -euo pipefail
+rules=$FAKE_DIR/ufw
+touch "$rules"
+if [[ $1 == status ]]; then echo "Status: active"; exit 0; fi
+if [[ $1 == delete ]]; then action=delete; shift; else action=add; fi
+[[ "$1 $2 $3 $4 $6 $7 $8" == "allow proto tcp from to any port" ]] || exit 2
+if [[ $action == add ]]; then
+  grep -qxF "$5 $9" "$rules" || echo "$5 $9" >>"$rules"
+else
+  { grep -vxF "$5 $9" "$rules" || true; } >"$rules.new"; mv "$rules.new" "$rules"
+fi
+"""
+    )
+    (bin_dir / "ufw").chmod(0o755)
+    state = tmp_path / "firewall.rules"
+    rules = (FirewallRule("10.0.0.1/32", 9876), FirewallRule(CLIENTS, 9876))
+    assert "ufw lets in 2 source/port pairs" in _run(render_firewall_script("peer1", rules, str(state)), env)
+    assert _kept(tmp_path, "ufw") == {"10.0.0.1/32 9876", f"{CLIENTS} 9876"}
+    _run(render_firewall_script("peer1", rules[:1], str(state)), env)
+    assert _kept(tmp_path, "ufw") == {"10.0.0.1/32 9876"}
+    _run(render_firewall_script("peer1", rules[:1], str(state)), env, "delete")
+    assert _kept(tmp_path, "ufw") == set() and not state.exists()
+
+
 def test_without_an_active_firewall_nothing_is_touched(tmp_path: Path) -> None:
     env = _fake_firewalld(tmp_path)
     (tmp_path / "bin" / "systemctl").write_text("#!/bin/bash\nexit 3\n")  # firewalld inactive
