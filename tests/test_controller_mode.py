@@ -22,6 +22,7 @@ from components.topology import plan_cluster
 from tests.host_scripts import run_with_stand_ins
 from tests.program_commands import broker_commands, broker_conf, namesrv_commands, rollouts, written_file
 from tests.pulumi_harness import run_main_program
+from tests.shell_checks import check_script
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack
 from tests.test_health_checks import (
     FAKE_JOURNALCTL,
@@ -31,7 +32,6 @@ from tests.test_health_checks import (
     _Server,
     read_request,
 )
-from tests.test_rendering import _check_script
 
 AUTO = "master-slave-auto"
 
@@ -309,4 +309,4 @@ def test_a_topic_on_chosen_groups_goes_to_the_master_the_name_servers_list_now(t
     script = run.mocks.named("rocketmq-topic-Orders").inputs["stdin"]
     assert "master=$(current_master broker-b) || die" in script and 'update_topic -b "$master"' in script
     assert f'{rendering.CLUSTER_INFO} "$NAMESRV_ADDR"' in script
-    _check_script(tmp_path, "topic.sh", script)
+    check_script(tmp_path, "topic.sh", script)

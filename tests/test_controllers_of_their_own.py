@@ -16,8 +16,8 @@ from components.topology import plan_cluster
 from components.topology_picture import mermaid
 from tests.program_commands import _configure_commands, broker_commands, broker_conf, namesrv_commands, written_file
 from tests.pulumi_harness import run_main_program
+from tests.shell_checks import check_script
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack, local_stack
-from tests.test_rendering import _check_script
 
 AUTO = "master-slave-auto"
 CONTROLLER_UNIT = "rocketmq-controller.service"
@@ -169,10 +169,10 @@ def test_controller_scripts_pass_shellcheck_and_start_mqcontroller(tmp_path: Pat
     host = plan_cluster(cfg).controller_hosts[1]
     peers = ControllerPeers(("10.0.0.1:9878", "10.0.0.2:9878", "10.0.0.3:9878"))
     script = render_controller_script(cfg, host, "10.0.0.2", peers)
-    _check_script(tmp_path, "controller.sh", script)
+    check_script(tmp_path, "controller.sh", script)
     assert "controllerDLegerSelfId=n1\n" in script and "mqcontroller" in script
     rollout = render_controller_rollout(cfg, host, "10.0.0.2")
-    _check_script(tmp_path, "controller-rollout.sh", rollout)
+    check_script(tmp_path, "controller-rollout.sh", rollout)
     assert f'{rendering.CLUSTER_INFO} --controller "$ADDRESS:9878"' in rollout
     start = rendering.render_start_script(cfg.release)
     assert 'exec /bin/bash "$ROCKETMQ_HOME/bin/mqcontroller" -c /etc/rocketmq/controller.conf' in start

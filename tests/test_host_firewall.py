@@ -25,8 +25,8 @@ from components.firewall_rules import (
 )
 from components.topology import PlannedHost, plan_cluster
 from tests.pulumi_harness import run_main_program
+from tests.shell_checks import check_script
 from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack
-from tests.test_rendering import _check_script
 
 ASYNC = "master-slave-async"
 CLIENTS = "203.0.113.0/24"
@@ -165,7 +165,7 @@ def test_the_script_opens_closes_and_forgets_with_firewalld(tmp_path: Path) -> N
     state = tmp_path / "etc" / "firewall.rules"
     first = (FirewallRule("10.0.0.1/32", 9876), FirewallRule("10.0.0.2/32", 9876), FirewallRule(CLIENTS, 10911))
     script = render_firewall_script("peer1", first, str(state))
-    _check_script(tmp_path, "firewall.sh", script)
+    check_script(tmp_path, "firewall.sh", script)
     assert "firewalld lets in 3 source/port pairs; closed 0" in _run(script, env)
     assert _kept(tmp_path, "permanent") == _kept(tmp_path, "runtime") == {_rich(r) for r in first}
     assert (tmp_path / "calls").read_text().count("called") == 2  # one call each for permanent and runtime

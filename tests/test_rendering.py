@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from components import controller_rendering, namesrv_rendering, rendering
 from components.config import ReleaseSettings, parse_config
 from components.topology import plan_cluster
 from tests.e2e import rocketmq_dist
+from tests.shell_checks import check_script
 from tests.stacks import FIXED_ROLE_MODES, MODES, aws_stack, hosts_stack, local_stack
 
 NAMESRV = "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
@@ -23,19 +23,6 @@ NAMESRV = "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
 
 def _props(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
-
-
-def _shellcheck() -> str:
-    path = shutil.which("shellcheck")
-    assert path, "shellcheck is missing: pip install -r requirements-dev.txt"
-    return path
-
-
-def _check_script(tmp_path: Path, name: str, script: str, shell: str = "bash") -> None:
-    target = tmp_path / name
-    target.write_text(script)
-    result = subprocess.run([_shellcheck(), "-s", shell, "-S", "style", str(target)], capture_output=True, text=True)
-    assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
 
 
 @pytest.mark.parametrize("mode", FIXED_ROLE_MODES)
@@ -117,39 +104,39 @@ def test_every_rendered_script_passes_shellcheck(mode: str, tmp_path: Path) -> N
     ):
         plan = plan_cluster(cfg, zones=2)
         release = cfg.release
-        _check_script(
+        check_script(
             tmp_path, "prepare-aws.sh", rendering.render_prepare_script("h", release, cfg.store_path, "vol-0abc")
         )
-        _check_script(tmp_path, "prepare.sh", rendering.render_prepare_script("h", release, cfg.store_path, None))
+        check_script(tmp_path, "prepare.sh", rendering.render_prepare_script("h", release, cfg.store_path, None))
         with_key = rendering.render_prepare_script(
             "h", release, cfg.store_path, "vol-0abc", authorized_key=("ec2-user", "ssh-ed25519 AAAA me@host")
         )
-        _check_script(tmp_path, "prepare-key.sh", with_key)
-        _check_script(tmp_path, "install.sh", rendering.render_install_script("h", release))
-        _check_script(tmp_path, "start.sh", rendering.render_start_script(release))
-        _check_script(tmp_path, "mqadmin.sh", rendering.render_mqadmin(release))
+        check_script(tmp_path, "prepare-key.sh", with_key)
+        check_script(tmp_path, "install.sh", rendering.render_install_script("h", release))
+        check_script(tmp_path, "start.sh", rendering.render_start_script(release))
+        check_script(tmp_path, "mqadmin.sh", rendering.render_mqadmin(release))
         controllers = CONTROLLERS if cfg.mode.elects_masters else None
         controller_port = 9878 if controllers else None
         controller_addr = controllers.controller_addr if controllers else ""
         namesrv = namesrv_rendering.render_namesrv_script(
             cfg, "h", "10.0.0.1", controllers=controllers, controller_port=controller_port
         )
-        _check_script(tmp_path, "namesrv.sh", namesrv)
+        check_script(tmp_path, "namesrv.sh", namesrv)
         rollout = namesrv_rendering.render_namesrv_rollout(cfg, "h", "10.0.0.1", controller_port=controller_port)
-        _check_script(tmp_path, "namesrv-rollout.sh", rollout)
+        check_script(tmp_path, "namesrv-rollout.sh", rollout)
         for node in plan.broker_nodes:
             script = rendering.render_broker_script(
                 cfg, node, "h", "10.0.0.2", NAMESRV, controller_addr=controller_addr
             )
-            _check_script(tmp_path, "broker.sh", script)
+            check_script(tmp_path, "broker.sh", script)
             master = None if node.is_master or node.elected else "10.0.0.3:10911"
             rollout = rendering.render_broker_rollout(
                 cfg, node, "h", "10.0.0.2", NAMESRV, master_endpoint=master, controller_addr=controller_addr
             )
-            _check_script(tmp_path, "broker-rollout.sh", rollout)
+            check_script(tmp_path, "broker-rollout.sh", rollout)
         for role in ("namesrv", "broker"):
-            _check_script(tmp_path, f"stop-{role}.sh", rendering.render_stop_command(role), shell="sh")
-        _check_script(tmp_path, "run-as-root.sh", rendering.RUN_STDIN_AS_ROOT, shell="sh")
+            check_script(tmp_path, f"stop-{role}.sh", rendering.render_stop_command(role), shell="sh")
+        check_script(tmp_path, "run-as-root.sh", rendering.RUN_STDIN_AS_ROOT, shell="sh")
 
 
 def test_config_values_reach_the_shell_quoted() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from components.topic_catalog import topic_layout
 from components.topic_rendering import render_group_script, render_topic_script
 from tests.e2e.topics_scenario import parse_group_config, parse_topic_route
 from tests.pulumi_harness import PRIVATE_KEY, ProgramRun, run_main_program
+from tests.shell_checks import check_script
 from tests.stacks import HOSTS_BY_MODE, hosts_stack
 
 NAMESRV = "10.0.0.1:9876;10.0.0.2:9876"
@@ -296,22 +296,13 @@ def test_values_are_quoted_for_the_shell() -> None:
     assert "GROUP='g|x%1'" in group and "CLUSTER_NAME=Prod" in group
 
 
-def _shellcheck(tmp_path: Path, name: str, script: str, shell: str = "bash") -> None:
-    shellcheck = shutil.which("shellcheck")
-    assert shellcheck, "shellcheck is missing: scripts/test.sh installs it"
-    path = tmp_path / name
-    path.write_text(script)
-    result = subprocess.run([shellcheck, "-s", shell, "-S", "style", str(path)], capture_output=True, text=True)
-    assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
-
-
 def test_scripts_pass_shellcheck(tmp_path: Path) -> None:
-    _shellcheck(tmp_path, "topic-cluster.sh", _topic_script(TopicSpec("Orders", 8, 8, 6, "NORMAL")))
+    check_script(tmp_path, "topic-cluster.sh", _topic_script(TopicSpec("Orders", 8, 8, 6, "NORMAL")))
     topic = TopicSpec("Audit", 8, 8, 4, None, ("broker-a",))
-    _shellcheck(tmp_path, "topic-chosen.sh", _topic_script(topic, broker_addresses={"broker-a": "10.0.0.1:10911"}))
-    _shellcheck(tmp_path, "group-5.sh", _group_script(ConsumerGroupSpec("g", orderly=True)))
-    _shellcheck(tmp_path, "group-4.sh", _group_script(ConsumerGroupSpec("g")))
-    _shellcheck(tmp_path, "delete.sh", f"{DELETE_FROM_STDIN}\n", shell="sh")  # run by the login shell
+    check_script(tmp_path, "topic-chosen.sh", _topic_script(topic, broker_addresses={"broker-a": "10.0.0.1:10911"}))
+    check_script(tmp_path, "group-5.sh", _group_script(ConsumerGroupSpec("g", orderly=True)))
+    check_script(tmp_path, "group-4.sh", _group_script(ConsumerGroupSpec("g")))
+    check_script(tmp_path, "delete.sh", f"{DELETE_FROM_STDIN}\n", shell="sh")  # run by the login shell
 
 
 # ------------------------------------------------------------------- under Pulumi mocks
