@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.config import DEFAULT_VERSION
+from components.config_model import DEFAULT_VERSION
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import (
     PROJECT_ROOT,

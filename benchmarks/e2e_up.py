@@ -29,7 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.config import DEFAULT_VERSION, parse_config
+from components.config import parse_config
+from components.config_model import DEFAULT_VERSION
 from components.rendering import render_broker_conf
 from components.topology import namesrv_addr, plan_cluster
 from tests.e2e.cluster_harness import PulumiStack, cluster_rows, copy_program, engine_environment, start_mirror

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AwsSettings
+from components.config_model import AwsSettings
 from components.remote import HostEndpoint
 from components.topology import ALL_ROCKETMQ_PORTS, CLIENT_PORTS, ClusterPlan, PlannedHost
 

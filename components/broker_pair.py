@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import remote
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.remote import root_script
 from components.rendering import render_broker_rollout, render_broker_script, render_stop_command
 from components.rocketmq_host import RocketMqHost

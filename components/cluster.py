@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 
 from components.broker_pair import BrokerPair, BrokerPairArgs
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.controller_tier import ControllerTier, ControllerTierArgs
 from components.firewall_rules import FirewallSources, cluster_sources, firewall_rules
 from components.group_drain import GroupDrain, GroupDrainArgs

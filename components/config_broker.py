@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 from components import config_checks as check
-from components.config import DEFAULT_MIRROR, DEFAULT_VERSION, ReleaseSettings, _Reader
+from components.config import _Reader
 from components.config_checks import ConfigError
+from components.config_model import DEFAULT_MIRROR, DEFAULT_VERSION, ReleaseSettings
 
 # broker.conf keys the program derives itself; users may not override them.
 MANAGED_BROKER_KEYS = frozenset(

@@ -4,8 +4,9 @@ or on hosts of their own (`controllers` on aws and local, `controller: true` hos
 from __future__ import annotations
 
 from components import config_checks as check
-from components.config import HostSpec, Mode, _Reader
+from components.config import _Reader
 from components.config_checks import ConfigError
+from components.config_model import HostSpec, Mode
 
 # Controllers on hosts of their own: target local gives each its own ports, for up to 9.
 MAX_CONTROLLERS = 9

@@ -9,8 +9,9 @@ components/config_checks.py.
 from __future__ import annotations
 
 from components import config_checks as check
-from components.config import HostSpec, Mode, ProxySettings, ReleaseSettings, _Reader
+from components.config import _Reader
 from components.config_checks import ConfigError
+from components.config_model import HostSpec, Mode, ProxySettings, ReleaseSettings
 
 DEFAULT_METRICS_PORT = 5557  # RocketMQ's own default for metricsPromExporterPort
 # RocketMQ's own defaults for the proxy's grpcServerPort and remotingListenPort.

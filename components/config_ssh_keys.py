@@ -14,8 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from components.config import HostSpec, _Reader
+from components.config import _Reader
 from components.config_checks import ConfigError
+from components.config_model import HostSpec
 
 # Host keys the program pins, in the order it prefers them from a known_hosts file. Not ssh-rsa:
 # pulumi-command's SSH client then offers only SHA-1 RSA signatures, which OpenSSH 8.8+ (EL9

@@ -19,15 +19,11 @@ from components.config import (
     _VPC,
     OPERATING_SYSTEMS,
     TARGETS,
-    AwsSettings,
-    BrokerPlacement,
-    HostFirewall,
-    HostSpec,
-    Mode,
     _Reader,
     expected_brokers,
 )
 from components.config_checks import NAMESPACE, ConfigError
+from components.config_model import AwsSettings, BrokerPlacement, HostFirewall, HostSpec, Mode
 from components.config_ssh_keys import ec2_public_key, host_key, pin_host_keys
 
 _UNIX_USER = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")

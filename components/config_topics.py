@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import config_checks as check
-from components.config import ReleaseSettings, broker_group_name
+from components.config import broker_group_name
 from components.config_checks import ConfigError
+from components.config_model import ReleaseSettings
 
 DEFAULT_QUEUES = 8
 MAX_QUEUES = 1024

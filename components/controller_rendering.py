@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.rendering import (
     DESCRIPTIONS,
     HostFile,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.controller_rendering import ControllerPeers, render_controller_rollout, render_controller_script
 from components.name_server_tier import controller_peers
 from components.rocketmq_host import RocketMqHost

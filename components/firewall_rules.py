@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from components.config import HostSpec
+from components.config_model import HostSpec
 from components.rendering import render
 from components.topology import PlannedHost, broker_ports
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.remote import root_script
 from components.rendering import render_drain_script
 from components.rocketmq_host import RocketMqHost

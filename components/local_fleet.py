@@ -21,7 +21,8 @@ from typing import cast
 import pulumi
 from pulumi_command import local
 
-from components.config import LOCAL_SSH_USER, ReleaseSettings
+from components.config import LOCAL_SSH_USER
+from components.config_model import ReleaseSettings
 from components.remote import HostEndpoint
 from components.topology import LOCAL_ADDRESS, ClusterPlan, PlannedHost, broker_ports
 from localhosts import local_machines, release_dist

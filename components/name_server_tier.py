@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.controller_rendering import ControllerPeers
 from components.namesrv_rendering import render_namesrv_rollout, render_namesrv_script
 from components.rocketmq_host import RocketMqHost

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.controller_rendering import ControllerPeers, controller_settings
 from components.rendering import (
     DESCRIPTIONS,

@@ -4,7 +4,7 @@ The proxy inside each broker (proxy local) is part of the broker's files (compon
 
 from __future__ import annotations
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.rendering import (
     PROXY_CONF,
     HostFile,

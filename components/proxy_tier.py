@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.proxy_rendering import render_proxy_rollout, render_proxy_script
 from components.rocketmq_host import RocketMqHost
 from components.service_steps import chained_service_steps

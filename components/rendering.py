@@ -10,7 +10,7 @@ from typing import Any
 
 import jinja2
 
-from components.config import ClusterConfig, ReleaseSettings
+from components.config_model import ClusterConfig, ReleaseSettings
 from components.topology import BrokerNode, ProxyPorts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import pulumi
 from pulumi_command import remote
 
-from components.config import ReleaseSettings
+from components.config_model import ReleaseSettings
 from components.firewall_rules import FirewallRule, render_firewall_script
 from components.remote import HostEndpoint, root_script
 from components.rendering import DELETE_FROM_STDIN, render_install_script, render_prepare_script

@@ -6,8 +6,9 @@ from typing import Any
 
 from pulumi.runtime import config as runtime_config
 
-from components.config import ClusterConfig, parse_config
+from components.config import parse_config
 from components.config_checks import NAMESPACE
+from components.config_model import ClusterConfig
 
 
 def read_raw_config() -> dict[str, Any]:

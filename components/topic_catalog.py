@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.config_topics import ConsumerGroupSpec, TopicSpec
 from components.remote import root_script
 from components.rendering import DELETE_FROM_STDIN

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from components.config import ClusterConfig, Mode, broker_group_name
+from components.config import broker_group_name
+from components.config_model import ClusterConfig, Mode
 
 NAME_SERVER_PORT = 9876
 BROKER_PORT = 10911  # listenPort; fast channel is -2 (10909), HA replication +1 (10912)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from components.config import ClusterConfig
+from components.config_model import ClusterConfig
 from components.topology import ClusterPlan, PlannedHost
 
 

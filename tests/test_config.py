@@ -9,8 +9,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import Mode, parse_config
+from components.config import parse_config
 from components.config_checks import ConfigError
+from components.config_model import Mode
 from tests.pulumi_harness import PRIVATE_KEY, RecordingMocks, run_main_program
 from tests.stacks import HOSTS_BY_MODE, MODES, aws_stack, hosts_stack, local_stack
 from tests.test_config_aws import BAD_INPUTS as AWS_BAD_INPUTS

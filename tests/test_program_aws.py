@@ -216,7 +216,8 @@ def test_aws_dedicated_vpc_nat_waits_for_the_internet_gateway() -> None:
     # private half directly to check how the NAT gateway is wired.
 
     from components.aws_fleet import AwsFleet, AwsFleetArgs
-    from components.config import AwsSettings, parse_config
+    from components.config import parse_config
+    from components.config_model import AwsSettings
     from components.topology import plan_cluster
     from tests.pulumi_harness import run_under_mocks
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from components.config import CONFIG_KEYS, DEFAULT_VERSION, parse_config
+from components.config import CONFIG_KEYS, parse_config
+from components.config_model import DEFAULT_VERSION
 from tests.e2e import rocketmq_dist
 from tests.pulumi_harness import PRIVATE_KEY, PROJECT_ROOT, PUBLIC_KEY
 

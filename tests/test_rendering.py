@@ -12,7 +12,8 @@ import jinja2
 import pytest
 
 from components import controller_rendering, namesrv_rendering, rendering
-from components.config import ReleaseSettings, parse_config
+from components.config import parse_config
+from components.config_model import ReleaseSettings
 from components.topology import plan_cluster
 from tests.e2e import rocketmq_dist
 from tests.shell_checks import check_script

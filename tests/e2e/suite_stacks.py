@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.config import DEFAULT_VERSION
+from components.config_model import DEFAULT_VERSION
 from tests.e2e.cluster_harness import Mirror
 from tests.e2e.testhosts import TestNetwork
 
