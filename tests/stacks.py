@@ -26,6 +26,9 @@ def aws_stack(mode: str, **overrides: Any) -> dict[str, Any]:
 
 
 # The guide's peers: name servers colocated with brokers where the mode has enough brokers.
+# A name server list as brokers and tools get it.
+NAMESRV = "10.0.0.1:9876;10.0.0.2:9876;10.0.0.3:9876"
+
 HOSTS_BY_MODE: dict[str, list[dict[str, Any]]] = {
     "single-master": [
         {"name": "peer1", "address": "192.0.2.11", "nameServer": True, "broker": "broker-a/0"},
