@@ -9,6 +9,8 @@ only metricsCidrs reach the Prometheus exporters.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -78,8 +80,8 @@ def cluster_sources(hosts: Iterable[HostSpec]) -> tuple[str, ...]:
     sources: set[str] = set()
     for spec in hosts:
         sources.add(f"{spec.private_address}/32")
-        if all(part.isdigit() for part in spec.address.split(".")) and spec.address.count(".") == 3:
-            sources.add(f"{spec.address}/32")
+        with contextlib.suppress(ValueError):  # a DNS name or an IPv6 address
+            sources.add(f"{ipaddress.IPv4Address(spec.address)}/32")
     return tuple(sorted(sources))
 
 
