@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_command import remote
 
+from components.acl_rendering import render_acl_users_script
 from components.config_model import ClusterConfig
 from components.remote import root_script
 from components.rendering import render_broker_rollout, render_broker_script, render_stop_command
@@ -71,8 +72,11 @@ class BrokerPair(pulumi.ComponentResource):
             rollout = self._rollout(name, args, node, scripts[node], [configured[node], *previous])
             self.rollouts.append(rollout)
             previous = [rollout]
+        # rocketmq:acl: each broker keeps its own users, set once it runs with authentication on.
+        rollout_of = dict(zip((*args.group.slaves, args.group.master), self.rollouts, strict=True))
+        users = [self._acl_users(name, args, node, rollout_of[node]) for node in args.group.nodes if args.cfg.acl]
         # Dependents (topics, consumer groups) wait for every step of every broker.
-        self.services: list[remote.Command] = [*configured.values(), *self.rollouts]
+        self.services: list[remote.Command] = [*configured.values(), *self.rollouts, *users]
         # Every replica's address; in master-slave-auto the master is whichever replica the
         # controllers elected, as the group's latest rolling-restart step to run found it.
         self.replicas: pulumi.Output[list[str]] = pulumi.Output.all(*[at(n, n.listen_port) for n in args.group.nodes])
@@ -135,6 +139,27 @@ class BrokerPair(pulumi.ComponentResource):
             parent=self,
             depends_on=list(after),
             triggers=[*host.machine_triggers, script_digest(script)],
+        )
+
+    def _acl_users(self, name: str, args: BrokerPairArgs, node: BrokerNode, rollout: remote.Command) -> remote.Command:
+        """The declared users and grants, on this broker (the script holds passwords: a secret)."""
+        host = args.hosts[node.host]
+        script = pulumi.Output.all(host.private_address, args.namesrv_addr).apply(
+            lambda values: render_acl_users_script(
+                args.cfg,
+                node,
+                host_label=host.key,
+                namesrv_addr=values[1],
+                broker_endpoint=endpoint(values[0], node.listen_port),
+            )
+        )
+        return root_script(
+            f"{name}-{node.broker_id}-acl-users",
+            host.connection,
+            pulumi.Output.secret(script),
+            parent=self,
+            depends_on=[rollout],
+            triggers=host.machine_triggers,
         )
 
 

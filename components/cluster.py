@@ -117,6 +117,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 planned=planned,
                 mirror=mirror,
                 firewall_rules=None if sources is None else firewall_rules(planned, sources),
+                acl=cfg.acl,
             ),
         )
         for planned in plan.hosts

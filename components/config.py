@@ -62,6 +62,8 @@ CONFIG_KEYS = frozenset(
         "os", "ami", "nameServerInstanceType", "brokerInstanceType", "dataVolumeSize", "vpcId", "subnetIds",
         "vpcCidr", "sshCidrs", "clientCidrs", "publicIp", "bastionHost", "bastionUser", "bastionHostKey", "sshPublicKey",
         "retainStoreOnDestroy", "metricsCidrs", "proxyInstanceType",
+        # authentication and authorization (components/config_acl.py)
+        "acl", "aclAdminUser", "aclAdminPassword", "aclUsers",
     }
 )  # fmt: skip
 
@@ -220,6 +222,9 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         broker_groups=broker_groups,
         cluster_name=cluster_name,
     )
+    from components.config_acl import parse_acl
+
+    acl = parse_acl(r, secret_keys, release, proxy)
     return ClusterConfig(
         mode=mode,
         broker_groups=broker_groups,
@@ -246,6 +251,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         metrics_port=metrics_port,
         proxy=proxy,
         controllers=controllers,
+        acl=acl,
     )
 
 

@@ -39,6 +39,16 @@ MANAGED_BROKER_KEYS = frozenset(
         # master-slave-auto: the brokers' controllers are the name servers'
         "enableControllerMode",
         "controllerAddr",
+        # rocketmq:acl (ACL 2.0; and 1.0's switch, which would take precedence)
+        "authenticationEnabled",
+        "authenticationProvider",
+        "authenticationMetadataProvider",
+        "authorizationEnabled",
+        "authorizationProvider",
+        "authorizationMetadataProvider",
+        "initAuthenticationUser",
+        "innerClientAuthenticationCredentials",
+        "aclEnable",
     }
 )
 

@@ -4,7 +4,7 @@ later stage (the plan, the components) reads. Plain frozen dataclasses, no parsi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -151,6 +151,38 @@ class ReleaseSettings:
 
 
 @dataclass(frozen=True)
+class AclGrant:
+    """One entry of a user's ACL (RocketMQ ACL 2.0): `resource` as RocketMQ writes it
+    (`Topic:orders`, `Group:billing`, `Topic:audit-*` for a prefix, `Topic:*` for all)."""
+
+    resource: str
+    actions: tuple[str, ...]  # Pub, Sub
+    decision: str  # Allow or Deny
+
+
+@dataclass(frozen=True)
+class AclUser:
+    name: str
+    password: str = field(repr=False)  # a secret: never in a repr, a message or a log
+    admin: bool = False  # RocketMQ's Super user type: every action on every resource
+    grants: tuple[AclGrant, ...] = ()
+
+
+@dataclass(frozen=True)
+class AclSettings:
+    """rocketmq:acl true: brokers authenticate every request and authorize it against the users'
+    grants. The admin user is the program's own (its mqadmin calls, and brokers talking to brokers)."""
+
+    admin_user: str
+    admin_password: str = field(repr=False)
+    users: tuple[AclUser, ...] = ()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.admin_password, *(user.password for user in self.users))
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     mode: Mode
     broker_groups: int
@@ -182,3 +214,4 @@ class ClusterConfig:
     proxy: ProxySettings | None = None  # None: rocketmq:proxy none
     # master-slave-auto: how many controllers run on hosts of their own; 0: one in each name server.
     controllers: int = 0
+    acl: AclSettings | None = None  # None: rocketmq:acl false

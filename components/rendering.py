@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -10,6 +11,14 @@ from typing import Any
 
 import jinja2
 
+from components.acl_settings import (
+    AUTH_BROKER_PROPERTIES,
+    AUTH_PROXY_SETTINGS,
+    BROKER_AUTH_CONF,
+    MQADMIN_HOME,
+    PROXY_AUTH_CONF,
+    TOOLS_YML,
+)
 from components.config_model import ClusterConfig, ReleaseSettings
 from components.topology import BrokerNode, ProxyPorts
 
@@ -145,7 +154,13 @@ def render_mqadmin(release: ReleaseSettings) -> str:
     options = [TOOLS_HEAP_OPTIONS, jdk_module_options(release)]
     if release.version_tuple >= (5, 0, 0):  # as Apache's 5.x mqadmin does
         options.append(f"-Drmq.logback.configurationFile={ROCKETMQ_HOME}/conf/rmq.tools.logback.xml")
-    return render("mqadmin.sh.j2", rocketmq_home=ROCKETMQ_HOME, tools_jvm_options=" ".join(o for o in options if o))
+    return render(
+        "mqadmin.sh.j2",
+        rocketmq_home=ROCKETMQ_HOME,
+        tools_jvm_options=" ".join(o for o in options if o),
+        mqadmin_home=MQADMIN_HOME,
+        tools_yml=TOOLS_YML,
+    )
 
 
 def render_install_script(host_label: str, release: ReleaseSettings) -> str:
@@ -183,6 +198,7 @@ def render_broker_conf(
         listen_port=node.listen_port,
         store_path=cfg.store_path,
         properties=cfg.broker_properties,
+        auth_properties=AUTH_BROKER_PROPERTIES if cfg.acl is not None else {},
         serve_reads_from_slaves=cfg.mode.has_slaves and "slaveReadEnable" not in cfg.broker_properties,
     )
 
@@ -199,14 +215,16 @@ def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool, e
     return render(
         "proxy.json.j2",
         cluster_name=cfg.cluster_name,
+        auth_settings={key: json.dumps(value) for key, value in AUTH_PROXY_SETTINGS.items()} if cfg.acl else {},
         ports=ports,
         metrics_exporter_type=exporter,
         exporter_port=exporter_port if metrics else None,
     )
 
 
-def render_unit(role: str, store_path: str, *, keeps_state: bool = False) -> str:
-    """`keeps_state`: a name server whose controller keeps its log under `store_path`."""
+def render_unit(role: str, store_path: str, *, keeps_state: bool = False, acl: bool = False) -> str:
+    """`keeps_state`: a name server whose controller keeps its log under `store_path`; `acl`: a
+    broker or proxy gets a private runtime directory, where its start merges in its credentials."""
     description = f"Apache {DESCRIPTIONS[role]}"
     return render(
         "rocketmq.service.j2",
@@ -216,13 +234,21 @@ def render_unit(role: str, store_path: str, *, keeps_state: bool = False) -> str
         rocketmq_home=ROCKETMQ_HOME,
         stop_timeout_seconds=STOP_TIMEOUT_SECONDS,
         store_path=store_path,
+        private_runtime_dir=acl and role in ("broker", "proxy"),
     )
 
 
-def render_start_script(release: ReleaseSettings) -> str:
+def render_start_script(release: ReleaseSettings, *, acl: bool = False) -> str:
+    """`acl`: a broker's (and a proxy's) start merges its credentials file into the config it reads."""
     return render(
         "rocketmq-start.sh.j2",
         rocketmq_home=ROCKETMQ_HOME,
+        broker_auth_conf=BROKER_AUTH_CONF if acl else "",
+        proxy_auth_conf=PROXY_AUTH_CONF if acl else "",
+        # Without acl the lines stay as they were, so clusters without it do not restart for this.
+        broker_conf='"$conf"' if acl else BROKER_CONF,
+        proxy_conf='"$proxy_conf"' if acl else '"$PROXY_CONFIG"',
+        own_proxy_conf='"$proxy_conf"' if acl else PROXY_CONF,
         jdk_module_options=jdk_module_options(release),
         auto_min_mb=AUTO_HEAP_MIN_MB,
         auto_max_mb=AUTO_HEAP_MAX_MB,
@@ -230,10 +256,13 @@ def render_start_script(release: ReleaseSettings) -> str:
 
 
 def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_state: bool = False) -> list[HostFile]:
+    acl = cfg.acl is not None
     return [
-        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(cfg.release)),
+        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(cfg.release, acl=acl)),
         HostFile(
-            f"/etc/systemd/system/{UNITS[role]}", "0644", render_unit(role, cfg.store_path, keeps_state=keeps_state)
+            f"/etc/systemd/system/{UNITS[role]}",
+            "0644",
+            render_unit(role, cfg.store_path, keeps_state=keeps_state, acl=acl),
         ),
         HostFile(f"/etc/rocketmq/{role}.env", "0644", env_content),
     ]

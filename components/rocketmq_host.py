@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 import pulumi
 from pulumi_command import remote
 
-from components.config_model import ReleaseSettings
+from components.acl_rendering import render_credentials_script
+from components.config_model import AclSettings, ReleaseSettings
 from components.firewall_rules import FirewallRule, render_firewall_script
 from components.remote import HostEndpoint, root_script
 from components.rendering import DELETE_FROM_STDIN, render_install_script, render_prepare_script
@@ -25,11 +26,13 @@ class RocketMqHostArgs:
     mirror: pulumi.Input[str] | None = None
     # What the host's firewall (firewalld or ufw, when active) lets in; None: the program leaves it alone.
     firewall_rules: tuple[FirewallRule, ...] | None = None
+    # rocketmq:acl: the admin's credentials, which the brokers and mqadmin on this host need.
+    acl: AclSettings | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
-    """Prepares the host (and opens its firewall to its roles' traffic), then downloads, verifies and
-    unpacks the release.
+    """Prepares the host (opens its firewall to its roles' traffic, and writes the ACL credentials),
+    then downloads, verifies and unpacks the release.
 
     `installed` is what services on this host depend on."""
 
@@ -69,6 +72,19 @@ class RocketMqHost(pulumi.ComponentResource):
                     f"{name}-firewall",
                     args.connection,
                     render_firewall_script(self.key, args.firewall_rules),
+                    parent=self,
+                    depends_on=[self.prepared],
+                    delete=DELETE_FROM_STDIN,
+                    triggers=self.machine_triggers,
+                )
+            )
+        if args.acl is not None:
+            # The only step here that holds a password: its script goes to the host as a secret.
+            before_install.append(
+                root_script(
+                    f"{name}-acl-credentials",
+                    args.connection,
+                    pulumi.Output.secret(render_credentials_script(self.key, args.acl)),
                     parent=self,
                     depends_on=[self.prepared],
                     delete=DELETE_FROM_STDIN,

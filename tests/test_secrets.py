@@ -4,6 +4,7 @@ value Pulumi marks secret (and so encrypts in the state)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -60,3 +61,33 @@ def test_no_resource_or_output_holds_the_private_key_in_plaintext(
     assert carriers > 0, "no resource got the key: the walk would prove nothing"
     assert plaintext_paths(run.outputs, KEY_MATERIAL) == []
     assert not any(run.secret_outputs.values())
+
+
+ACL_PASSWORDS = {"aclAdminPassword": "Adm1n-pass!word", "orders-app": "app-Pa55word#1"}
+ACL: dict[str, Any] = {
+    "proxy": "none",
+    "acl": True,
+    "aclAdminPassword": ACL_PASSWORDS["aclAdminPassword"],
+    "aclUsers": json.dumps({"orders-app": {"password": ACL_PASSWORDS["orders-app"], "topics": {"orders": "PUB"}}}),
+}
+ACL_STACKS = [
+    ("hosts-async", hosts_stack("master-slave-async", **ACL)),
+    ("aws-auto", aws_stack("master-slave-auto", **ACL)),
+    ("local-multi", local_stack("multi-master", **ACL)),
+]
+
+
+@pytest.mark.parametrize(("label", "stack"), ACL_STACKS, ids=[s[0] for s in ACL_STACKS])
+@pytest.mark.parametrize("password", list(ACL_PASSWORDS.values()), ids=list(ACL_PASSWORDS))
+def test_no_resource_or_output_holds_an_acl_password_in_plaintext(
+    label: str, stack: dict[str, Any], password: str
+) -> None:
+    secret_keys = ["aclAdminPassword", "aclUsers"] + ([] if label.startswith("local") else ["sshPrivateKey"])
+    run = run_main_program(stack, secret_keys)
+    carriers = 0
+    for resource in run.mocks.resources:
+        assert plaintext_paths(resource.inputs, password) == [], f"{resource.name} inputs"
+        assert plaintext_paths(resource.outputs, password) == [], f"{resource.name} outputs"
+        carriers += password in repr(resource.inputs)
+    assert carriers > 0, "no resource got the password: the walk would prove nothing"
+    assert plaintext_paths(run.outputs, password) == []

@@ -1,0 +1,138 @@
+"""Stack config of authentication and authorization (`acl`, `aclAdminUser`, `aclAdminPassword`,
+`aclUsers`): RocketMQ's ACL 2.0 on the brokers.
+
+Part of the config parser (components/config.py), which calls this; it builds on
+components/config_checks.py. Errors name the key and never quote a password.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from components import config_checks as check
+from components.config import _Reader
+from components.config_checks import NAMESPACE, ConfigError
+from components.config_model import AclGrant, AclSettings, AclUser, ProxySettings, ReleaseSettings
+
+ACL_MIN_VERSION = (5, 3, 0)  # ACL 2.0 (users and grants kept by the brokers) came with 5.3.0
+DEFAULT_ADMIN_USER = "rocketmq-admin"
+_USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_USER_TEXT = "1-64 letters, digits, _ or -, starting with a letter or digit"
+# Passwords land in a properties file, JSON, YAML and mqadmin's arguments: printable ASCII, no
+# blanks, quotes or backslashes, so none of those formats needs an escape; no leading - (mqadmin
+# would take it for an option).
+_PASSWORD = re.compile(r"^(?!-)[!#-&(-\[\]-~]{8,128}$")
+_PASSWORD_TEXT = "8 to 128 printable ASCII characters without blanks, quotes or backslashes, not starting with -"
+# A topic or group name as RocketMQ allows it, a prefix of one ending in `*`, or `*` for all.
+_RESOURCE = re.compile(r"^(\*|[A-Za-z0-9%|_-]{1,127}\*?)$")
+TOPIC_PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "PUB": (("Pub",), "Allow"),
+    "SUB": (("Sub",), "Allow"),
+    "PUB|SUB": (("Pub", "Sub"), "Allow"),
+    "DENY": (("Pub", "Sub"), "Deny"),
+}
+GROUP_PERMISSIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "SUB": (("Sub",), "Allow"),
+    "DENY": (("Sub",), "Deny"),
+}
+_USER_FIELDS = ("password", "admin", "topics", "groups")
+
+
+def _password(key: str, raw: Any) -> str:
+    if not isinstance(raw, str) or not _PASSWORD.fullmatch(raw):
+        raise ConfigError(key, f"must be {_PASSWORD_TEXT}")  # the value itself stays out of the message
+    return raw
+
+
+def _grants(key: str, raw: Any, kind: str, permissions: Mapping[str, tuple[tuple[str, ...], str]]) -> list[AclGrant]:
+    value = check.structured(key, raw)
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, f"must map {kind} names to one of {', '.join(permissions)}; got {value!r}")
+    grants = []
+    for name, permission in value.items():
+        if not isinstance(name, str) or not _RESOURCE.fullmatch(name):
+            raise ConfigError(
+                key, f"has {name!r}: a {kind} name, a prefix of one ending in *, or * for every {kind}, is needed"
+            )
+        if not isinstance(permission, str) or permission.upper() not in permissions:
+            raise ConfigError(key, f"gives {name} {permission!r}; allowed: {', '.join(permissions)}")
+        actions, decision = permissions[permission.upper()]
+        grants.append(AclGrant(f"{kind.capitalize()}:{name}", actions, decision))
+    return grants
+
+
+def _user(name: Any, raw: Any, admin_user: str) -> AclUser:
+    key = f"aclUsers.{name}"
+    if not isinstance(name, str) or not _USER.fullmatch(name):
+        raise ConfigError("aclUsers", f"has the user name {name!r}; names are {_USER_TEXT}")
+    if name == admin_user:
+        raise ConfigError(key, "is the program's own admin user (aclAdminUser); give it another name")
+    spec = check.structured(key, raw)
+    if not isinstance(spec, Mapping):
+        raise ConfigError(key, "must be an object with password, and admin, topics or groups")
+    unknown = sorted(str(field) for field in spec if field not in _USER_FIELDS)
+    if unknown:
+        raise ConfigError(key, f"has {', '.join(unknown)}; a user has {', '.join(_USER_FIELDS)}")
+    if "password" not in spec:
+        raise ConfigError(
+            f"{key}.password",
+            f"is required: `pulumi config set --secret --path '{NAMESPACE}:aclUsers.{name}.password'`",
+        )
+    admin = check.boolean(f"{key}.admin", spec.get("admin", False))
+    grants = [
+        *_grants(f"{key}.topics", spec.get("topics"), "topic", TOPIC_PERMISSIONS),
+        *_grants(f"{key}.groups", spec.get("groups"), "group", GROUP_PERMISSIONS),
+    ]
+    if admin and grants:
+        raise ConfigError(key, "is an admin, who may do everything: drop its topics and groups, or admin")
+    if not admin and not grants:
+        raise ConfigError(key, "may do nothing: give it topics and groups (PUB, SUB, PUB|SUB, DENY), or admin: true")
+    return AclUser(name, _password(f"{key}.password", spec["password"]), admin, tuple(grants))
+
+
+def parse_acl(
+    r: _Reader, secret_keys: frozenset[str] | None, release: ReleaseSettings, proxy: ProxySettings | None
+) -> AclSettings | None:
+    """The brokers' users and grants, or None for `acl: false` (the default).
+
+    `secret_keys` are the keys Pulumi holds encrypted; when given, those holding passwords must be."""
+    enabled = check.boolean("acl", r.get("acl", False))
+    if not enabled:
+        # Pulumi.yaml's defaults (an admin name, no users) stand for "not set".
+        for key in ("aclAdminPassword", "aclUsers"):
+            if check.structured(key, r.get(key)):
+                raise ConfigError(key, "is used only with acl: true")
+        return None
+    if release.version_tuple < ACL_MIN_VERSION:
+        raise ConfigError(
+            "acl",
+            f"true needs RocketMQ 5.3.0 or later (ACL 2.0); {release.version} has only ACL 1.0 "
+            "(plain_acl.yml), which this program does not set up yet: use acl: false or a newer version",
+        )
+    if proxy is not None and proxy.mode == "local":
+        # Proxies of their own are checked end to end with ACL; one inside each broker is not yet.
+        raise ConfigError(
+            "proxy",
+            "local cannot be combined with acl: true yet (a proxy inside each broker is not verified with "
+            "ACL); use proxy: cluster (proxies of their own, which check clients) or none",
+        )
+    for key in ("aclAdminPassword", "aclUsers"):
+        if secret_keys is not None and r.has(key) and f"{NAMESPACE}:{key}" not in secret_keys:
+            raise ConfigError(key, "holds passwords, so it must be a secret (`pulumi config set --secret ...`)")
+    admin_user = check.pattern("aclAdminUser", r.get("aclAdminUser", DEFAULT_ADMIN_USER), _USER, _USER_TEXT)
+    if not r.has("aclAdminPassword"):
+        raise ConfigError(
+            "aclAdminPassword",
+            f"is required with acl: true: `pulumi config set --secret {NAMESPACE}:aclAdminPassword` "
+            "(the program's own user; it cannot be changed later)",
+        )
+    admin_password = _password("aclAdminPassword", r.get("aclAdminPassword"))
+    users_raw = check.structured("aclUsers", r.get("aclUsers", {}))
+    if not isinstance(users_raw, Mapping):
+        raise ConfigError("aclUsers", "must map user names to {password, admin, topics, groups}")
+    users = tuple(_user(name, spec, admin_user) for name, spec in users_raw.items())
+    return AclSettings(admin_user, admin_password, users)
