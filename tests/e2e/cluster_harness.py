@@ -159,7 +159,7 @@ class PulumiStack:
         self.state.mkdir(parents=True, exist_ok=True)
         self.run("stack", "init", self.name, "--secrets-provider", "passphrase")
         self.set_config(config)
-        self.run("config", "set", "--secret", "rocketmq:sshPrivateKey", "--stack", self.name, stdin=private_key)
+        self.set_secret("sshPrivateKey", private_key)
 
     @property
     def stack_file(self) -> Path:
@@ -171,6 +171,12 @@ class PulumiStack:
         document.setdefault("config", {}).update({f"rocketmq:{k}": v for k, v in config.items()})
         self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
+    def set_secret(self, key: str, value: str, *, path: bool = False) -> None:
+        """`pulumi config set --secret` (with `path`: `key` is a path into an object, e.g.
+        `aclUsers.app.password`); the value goes on stdin, never on a command line."""
+        flags = ["--path"] if path else []
+        self.run("config", "set", "--secret", *flags, f"rocketmq:{key}", "--stack", self.name, stdin=value)
+
     def up(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run("up", "--yes", "--skip-preview", "--stack", self.name, *extra, check=check)
 
@@ -181,22 +187,26 @@ class PulumiStack:
         return "\n".join(p.read_text(errors="replace") for p in self.state.rglob("*.json"))
 
 
-def places_holding(net: TestNetwork, hosts: Sequence[Host], stack: PulumiStack, secret: str) -> list[str]:
-    """Where `secret` shows in plaintext: each host's journal and RocketMQ logs, the engine's output
-    and its logs, the state (given to grep on stdin, so never on a command line)."""
+def places_holding(net: TestNetwork, hosts: Sequence[Host], stack: PulumiStack, *secrets: str) -> list[str]:
+    """Where any of `secrets` shows in plaintext: each host's journal and RocketMQ logs, the engine's
+    output and its logs, the state (given to grep on stdin, so never on a command line)."""
+    assert secrets and all(secret and "\n" not in secret for secret in secrets)
     places = []
     for host in hosts:
         logs = f"journalctl --no-pager -q -o cat; cat {LOG_DIR}/*.log 2>/dev/null || true"
         search = f'needle=$(mktemp); cat >"$needle"; sudo -n sh -c {shlex.quote(logs)} </dev/null | grep -cF -f "$needle"; rm -f "$needle"'
-        found = net.ssh(host, search, input=secret + "\n")
+        found = net.ssh(host, search, input="".join(f"{secret}\n" for secret in secrets))
         assert found.stdout.strip().isdigit(), found
         if found.stdout.strip() != "0":
             places.append(f"{host.name}: {found.stdout.strip()} log lines")
-    if any(secret in text for text in stack.transcript):
+    if any(secret in text for text in stack.transcript for secret in secrets):
         places.append("the engine's output")
     engine_logs = [p for p in (stack.state / ".pulumi-home").rglob("*") if p.is_file() and p.suffix in (".log", ".txt")]
-    places += [str(p) for p in engine_logs if secret in p.read_text(errors="replace")]
-    if secret in stack.state_text():
+    for path in engine_logs:
+        text = path.read_text(errors="replace")
+        places += [str(path)] if any(secret in text for secret in secrets) else []
+    state = stack.state_text()
+    if any(secret in state for secret in secrets):
         places.append("the state")
     return places
 

@@ -6,7 +6,8 @@ before it restarts, again without losing an acknowledged message.
 
 A second, smaller lifecycle runs the controller on a host of its own (controller: true): it elects
 the master at start and again when the master is killed. Its hosts run firewalld, which lets in
-only SSH until the program opens each host's ports to whom they serve.
+only SSH until the program opens each host's ports to whom they serve. Its brokers and its proxy
+(on a host of its own) check every request against the users and grants (rocketmq:acl).
 
 One lifecycle, one test: its steps build on each other. Hosts are fresh and torn down on failure too.
 """
@@ -20,6 +21,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.acl_scenario import (
+    AclUsers,
+    Clients,
+    check_changed_password,
+    check_proxy_checks_clients,
+    check_who_may_do_what,
+    passwords_in_plaintext,
+)
 from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
@@ -171,13 +180,19 @@ def test_controllers_of_their_own(
     (version,) = VERSIONS_BY_MODE[MODE]
     classpath = client_for(client_classpaths, version)
     # firewalld needs CAP_NET_ADMIN, which nspawn keeps only when asked; each host has its own netns.
-    with TestNetwork(3, host_names=["n1", "n2", "n3"], extra_nspawn_args=["--capability=CAP_NET_ADMIN"]) as net:
+    names = ["n1", "n2", "n3", "n4"]
+    with TestNetwork(len(names), host_names=names, extra_nspawn_args=["--capability=CAP_NET_ADMIN"]) as net:
         mirror = start_mirror(net, tmp_path / "mirror", [version])
         stack = PulumiStack(net, engine_env, copy_program(tmp_path / "program"), tmp_path / "state", "e2e-controllers")
         config = stack_config(MODE, net, mirror, version, layout=OWN_CONTROLLER_LAYOUT)
         # The tests' clients run in the control namespace: the stack lets them in as its clients.
         config["clientCidrs"] = [f"{net.control_address}/32"]
-        stack.init({**config, "controllerHeap": "128m"}, net.private_key_path.read_text())
+        stack.init({**config, "controllerHeap": "128m", "proxyHeap": "256m"}, net.private_key_path.read_text())
+        # ACL on: every client below signs as one of these users; the program's own calls as its admin.
+        topic = "E2E_OWN_CONTROLLER"
+        users = AclUsers.make(topic, "e2e-own-controller")
+        users.configure(stack)
+        app = users.as_user("e2e-app")
         n1, n2, n3 = (net.host(name) for name in ("n1", "n2", "n3"))
         replicas = {"broker-a": {f"{n1.address}:10911", f"{n2.address}:10911"}}
         # -- firewalld on every host, as on stock EL servers: only SSH comes in
@@ -195,9 +210,9 @@ def test_controllers_of_their_own(
         assert f"controllerDLegerPeers=n0-{n3.address}:9878" in conf, conf
         assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() == "active"
         assert "enableControllerInNamesrv" not in net.ssh(n1, "cat /etc/rocketmq/namesrv.conf", check=True).stdout
-        topic = "E2E_OWN_CONTROLLER"
-        create_topic(net, n1, namesrv, "DefaultCluster", topic)
-        produce(net, classpath, namesrv, topic, MESSAGES // 2)
+        for name in (topic, users.check_topic, users.sdk_topic):
+            create_topic(net, n1, namesrv, "DefaultCluster", name)  # mqadmin signs as the program's admin
+        produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
         # -- the firewall let that in (clientCidrs), and keeps out what no role offers to that source
         master = masters["broker-a"].split(":")[0]
         assert not connects(net, None, master, 10912), "a client reached the master's HA port"
@@ -206,6 +221,10 @@ def test_controllers_of_their_own(
         )
         assert not connects(net, None, n3.address, 9878), "a client reached the controller"
         assert not connects(net, n1, n3.address, 9999) and not connects(net, None, n3.address, 9999)
+        # -- ACL: no credentials, no access; a publisher only sends; the admin does everything
+        clients = Clients(net, classpath, namesrv)
+        check_who_may_do_what(clients, users)
+        check_proxy_checks_clients(clients, stack.outputs()["proxyEndpoints"], users)
 
         # -- SIGKILL the master: the controller elects the other replica, and sends go on there
         old_master = net.host(masters["broker-a"].split(":")[0])
@@ -217,8 +236,8 @@ def test_controllers_of_their_own(
         started = time.monotonic()
         new_master = _wait_for_new_master(net, n1, namesrv, "broker-a", replaced=masters["broker-a"])
         print(f"\ncontroller of its own: {new_master} listed as master {time.monotonic() - started:.1f}s after SIGKILL")
-        produce(net, classpath, namesrv, topic, MESSAGES // 2)
-        consume(net, classpath, namesrv, topic, group="e2e-own-controller", count=MESSAGES)
+        produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
+        consume(net, classpath, namesrv, topic, group=users.group, count=MESSAGES, credentials=app)
 
         # -- n3 shows another SSH host key than the one pinned for it: up refuses to talk to it
         other_key = _new_host_key(tmp_path)
@@ -230,22 +249,33 @@ def test_controllers_of_their_own(
         ), output[-3000:]
         stack.set_config({"hosts": config["hosts"]})
 
-        # -- a controller setting: its rolling restart waits for a leader again; the brokers keep running
+        # -- the old master comes back: a replica again, with the users it kept in its store
+        net.ssh(old_master, f"sudo -n systemctl start {BROKER_UNIT}", check=True)
+        wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
+
+        # -- a controller setting, and a user's new password: the controller's rolling restart waits
+        # for a leader again; the brokers keep running and take the new password as they run
         running = net.host(new_master.split(":")[0])
         broker_pid, controller_pid = service_pid(net, running, BROKER_UNIT), service_pid(net, n3, CONTROLLER_UNIT)
+        returned_pid = service_pid(net, old_master, BROKER_UNIT)
         stack.set_config({"controllerHeap": "160m"})
+        changed = users.with_new_password(stack, "e2e-pub")
         stack.up()
         assert service_pid(net, n3, CONTROLLER_UNIT) not in (0, controller_pid)
         assert 'HEAP="160m"' in net.ssh(n3, "cat /etc/rocketmq/controller.env", check=True).stdout
         assert service_pid(net, running, BROKER_UNIT) == broker_pid
+        assert service_pid(net, old_master, BROKER_UNIT) == returned_pid
+        check_changed_password(clients, users.check_topic, users, changed, "e2e-pub")
         key_material = net.private_key_path.read_text().strip().splitlines()[1]
         assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
+        assert passwords_in_plaintext(net, stack, users, changed) == [], "an ACL password shows in plaintext"
 
         # -- destroy: the controller stops with the rest, and the firewalls close what up opened
         stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
         assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() != "active"
         for host in net.hosts:
             assert net.ssh(host, "sudo -n firewall-cmd --list-rich-rules", check=True).stdout.strip() == "", host
+            assert net.ssh(host, "ls /etc/rocketmq").stdout.split().count("broker-auth.conf") == 0, host
         assert "java" not in net.ssh(n3, "ps -u rocketmq -o args= || true").stdout
 
 

@@ -5,6 +5,7 @@ benchmarks/e2e_day2.py."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -27,20 +28,46 @@ def client_for(classpaths: dict[str, str], version: str) -> str:
     return classpaths[version]
 
 
+# An ACL user's name and password (rocketmq:aclUsers), which the client signs its requests with.
+Credentials = tuple[str, str]
+
+
 def client(
-    net: TestNetwork | None, classpath: str, *args: str, timeout: float = 300
+    net: TestNetwork | None,
+    classpath: str,
+    *args: str,
+    timeout: float = 300,
+    credentials: Credentials | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """RocketMQ's Java client in the control namespace, or (net None: target local, which only
-    talks to 127.0.0.1) directly on this machine."""
+    talks to 127.0.0.1) directly on this machine; signing as ``credentials``' user (in its
+    environment, never on its command line)."""
     run = subprocess.run if net is None else net.run_in_control
-    return run(rocketmq_dist.client_command(classpath, *args), capture_output=True, text=True, timeout=timeout)
+    command = rocketmq_dist.client_command(classpath, *args)
+    return run(command, capture_output=True, text=True, timeout=timeout, env=_signing_env(credentials))
+
+
+def _signing_env(credentials: Credentials | None) -> dict[str, str]:
+    """The environment of a client that signs as ``credentials``' user (RmqCheck, ProxyCheck)."""
+    env = dict(os.environ)
+    if credentials is not None:
+        env.update(RMQCHECK_ACCESS_KEY=credentials[0], RMQCHECK_SECRET_KEY=credentials[1])
+    return env
 
 
 def produce(
-    net: TestNetwork | None, classpath: str, namesrv_addr: str, topic: str, count: int, *, verbose: bool = False
+    net: TestNetwork | None,
+    classpath: str,
+    namesrv_addr: str,
+    topic: str,
+    count: int,
+    *,
+    verbose: bool = False,
+    credentials: Credentials | None = None,
 ) -> list[str]:
     """Sends ``count`` messages; with ``verbose``, returns their keys."""
-    result = client(net, classpath, "produce", namesrv_addr, topic, str(count), *(["--verbose"] if verbose else []))
+    args = ["produce", namesrv_addr, topic, str(count), *(["--verbose"] if verbose else [])]
+    result = client(net, classpath, *args, credentials=credentials)
     assert f"SENT {count} 0" in result.stdout, result.stdout[-3000:] + result.stderr
     return rocketmq_dist.keys_in(result.stdout, "KEY")
 
@@ -55,10 +82,11 @@ def consume(
     count: int,
     timeout_s: int = 120,
     verbose: bool = False,
+    credentials: Credentials | None = None,
 ) -> list[str]:
     """Consumes until ``count`` distinct messages arrived; with ``verbose``, returns their keys."""
     args = ["consume", namesrv_addr, topic, group, str(count), str(timeout_s), *(["--verbose"] if verbose else [])]
-    result = client(net, classpath, *args, timeout=timeout_s + 120)
+    result = client(net, classpath, *args, timeout=timeout_s + 120, credentials=credentials)
     assert result.returncode == 0 and f"RECEIVED {count}" in result.stdout, result.stdout[-3000:] + result.stderr
     return rocketmq_dist.keys_in(result.stdout, "GOT")
 
@@ -85,13 +113,16 @@ def sdk_round_trip(
     count: int,
     timeout_s: int = 120,
     per_second: int = 0,
+    credentials: Credentials | None = None,
 ) -> SdkRoundTrip:
     """RocketMQ 5's gRPC SDK sends ``count`` messages through the proxies at ``endpoints`` (paced to
-    ``per_second``, if given) and receives them; fails when an acknowledged message was lost."""
+    ``per_second``, if given) and receives them, signing as ``credentials``' user; fails when an
+    acknowledged message was lost."""
     args = ["roundtrip", ";".join(endpoints), topic, group, str(count), str(timeout_s), str(per_second)]
     argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
     run = subprocess.run if net is None else net.run_in_control
-    result = run(argv, capture_output=True, text=True, timeout=timeout_s + count // max(per_second, 1) + 180)
+    timeout = timeout_s + count // max(per_second, 1) + 180
+    result = run(argv, capture_output=True, text=True, timeout=timeout, env=_signing_env(credentials))
     output = result.stdout[-3000:] + result.stderr[-3000:]
     figures = dict(re.findall(r"^(SENT|RECEIVED|LOST|DUPLICATES|RECEIVE-ERRORS) (\d+)", result.stdout, re.MULTILINE))
     failed = re.search(r"^SENT \d+ (\d+)$", result.stdout, re.MULTILINE)

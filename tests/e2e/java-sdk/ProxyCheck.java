@@ -14,7 +14,8 @@
  * <endpoints>: proxies' host:port, several separated by ';' (the output
  * proxyEndpoints).  Keys start with a per-run prefix, so messages left on the
  * topic by earlier runs are acknowledged and not counted.  Exit status 2
- * means bad usage.
+ * means bad usage.  With RMQCHECK_ACCESS_KEY and RMQCHECK_SECRET_KEY in the
+ * environment (never on the command line), the client signs as that user (ACL).
  */
 
 import java.nio.charset.StandardCharsets;
@@ -26,7 +27,9 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.apache.rocketmq.client.apis.ClientConfiguration;
+import org.apache.rocketmq.client.apis.ClientConfigurationBuilder;
 import org.apache.rocketmq.client.apis.ClientServiceProvider;
+import org.apache.rocketmq.client.apis.StaticSessionCredentialsProvider;
 import org.apache.rocketmq.client.apis.consumer.FilterExpression;
 import org.apache.rocketmq.client.apis.consumer.SimpleConsumer;
 import org.apache.rocketmq.client.apis.message.Message;
@@ -56,11 +59,16 @@ public final class ProxyCheck {
     private static int roundtrip(String endpoints, String topic, String group, int count, long timeoutSeconds,
         int perSecond) throws Exception {
         ClientServiceProvider provider = ClientServiceProvider.loadService();
-        ClientConfiguration configuration = ClientConfiguration.newBuilder()
+        ClientConfigurationBuilder builder = ClientConfiguration.newBuilder()
             .setEndpoints(endpoints)
             .enableSsl(false)
-            .setRequestTimeout(Duration.ofSeconds(10))
-            .build();
+            .setRequestTimeout(Duration.ofSeconds(10));
+        String accessKey = System.getenv("RMQCHECK_ACCESS_KEY");
+        String secretKey = System.getenv("RMQCHECK_SECRET_KEY");
+        if (accessKey != null && secretKey != null) {
+            builder.setCredentialProvider(new StaticSessionCredentialsProvider(accessKey, secretKey));
+        }
+        ClientConfiguration configuration = builder.build();
         String run = UUID.randomUUID().toString().substring(0, 8);
         Set<String> sent = ConcurrentHashMap.newKeySet();
         Set<String> received = ConcurrentHashMap.newKeySet();

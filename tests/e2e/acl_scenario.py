@@ -1,0 +1,133 @@
+"""Access control (rocketmq:acl, RocketMQ's ACL 2.0) in a running cluster: who may send and
+consume, a password changed by `up` without restarting a broker, and no password in plaintext in
+any host's journal or RocketMQ logs, the engine's output and logs, or the state."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from tests.e2e import rocketmq_dist
+from tests.e2e.cluster_harness import PulumiStack, places_holding
+from tests.e2e.testhosts import TestNetwork
+from tests.e2e.traffic import Credentials, client, consume, produce, sdk_round_trip
+
+REFUSED_TIMEOUT_SECONDS = 15  # how long a consumer that may read nothing waits for a message
+SDK_GROUP = "e2e-sdk"
+
+
+def _password() -> str:
+    return "p" + secrets.token_urlsafe(18)  # never a leading -, which the program refuses
+
+
+@dataclass(frozen=True)
+class AclUsers:
+    """The lifecycle's users: an admin (every right), an application that sends to and reads the
+    topic with its group, and a publisher that may only send to it."""
+
+    topic: str
+    group: str
+    admin_password: str
+    passwords: dict[str, str]
+
+    @classmethod
+    def make(cls, topic: str, group: str) -> AclUsers:
+        names = ("e2e-ops", "e2e-app", "e2e-pub")
+        return cls(topic, group, _password(), {name: _password() for name in names})
+
+    def grants(self) -> dict[str, Any]:
+        """rocketmq:aclUsers without the passwords (set apart, as secrets)."""
+        return {
+            "e2e-ops": {"admin": True},
+            "e2e-app": {
+                "topics": {self.topic: "PUB|SUB", self.sdk_topic: "PUB|SUB"},
+                "groups": {self.group: "SUB", SDK_GROUP: "SUB"},
+            },
+            "e2e-pub": {"topics": {f"{self.topic}_*": "PUB"}},
+        }
+
+    def configure(self, stack: PulumiStack) -> None:
+        stack.set_config({"acl": True, "aclUsers": self.grants()})
+        stack.set_secret("aclAdminPassword", self.admin_password)
+        for name, password in self.passwords.items():
+            stack.set_secret(f"aclUsers.{name}.password", password, path=True)
+
+    @property
+    def check_topic(self) -> str:
+        """The topic the access checks send to; the publisher may send to it by a prefix grant."""
+        return f"{self.topic}_ACL"
+
+    @property
+    def sdk_topic(self) -> str:
+        """The topic RocketMQ 5's SDK sends to and reads through the proxy, as the application."""
+        return f"{self.topic}_SDK"
+
+    def as_user(self, name: str) -> Credentials:
+        return name, self.passwords[name]
+
+    def with_new_password(self, stack: PulumiStack, name: str) -> AclUsers:
+        """Gives ``name`` a new password in the stack config (for the next `up`)."""
+        changed = AclUsers(self.topic, self.group, self.admin_password, {**self.passwords, name: _password()})
+        stack.set_secret(f"aclUsers.{name}.password", changed.passwords[name], path=True)
+        return changed
+
+
+@dataclass(frozen=True)
+class Clients:
+    """RocketMQ's Java client in the control namespace, against one cluster."""
+
+    net: TestNetwork
+    classpath: str
+    namesrv: str
+
+    def sends(self, topic: str, credentials: Credentials | None) -> bool:
+        result = client(self.net, self.classpath, "produce", self.namesrv, topic, "3", credentials=credentials)
+        return result.returncode == 0 and "SENT 3 0" in result.stdout
+
+    def reads(self, topic: str, group: str, credentials: Credentials | None) -> bool:
+        """Whether a new consumer of ``group`` gets a message of ``topic`` within a few seconds."""
+        args = ["consume", self.namesrv, topic, group, "1", str(REFUSED_TIMEOUT_SECONDS)]
+        return client(self.net, self.classpath, *args, credentials=credentials).returncode == 0
+
+
+def check_who_may_do_what(clients: Clients, users: AclUsers) -> None:
+    """Sends and reads of users.check_topic, as nobody, as the publisher and as the admin."""
+    topic, group = users.check_topic, users.group
+    assert not clients.sends(topic, None), "a client without credentials could send"
+    assert not clients.reads(topic, group, None), "a client without credentials could read"
+    assert clients.sends(topic, users.as_user("e2e-pub")), "the publisher could not send"
+    assert not clients.reads(topic, "e2e-pub-readers", users.as_user("e2e-pub")), (
+        "the publisher, who may only send, could read"
+    )
+    ops = users.as_user("e2e-ops")
+    produce(clients.net, clients.classpath, clients.namesrv, topic, 10, credentials=ops)
+    # The admin reads every message of the topic: the publisher's 3 and its own 10.
+    consume(clients.net, clients.classpath, clients.namesrv, topic, group="e2e-ops-readers", count=13, credentials=ops)
+
+
+def check_proxy_checks_clients(clients: Clients, endpoints: list[str], users: AclUsers) -> None:
+    """Through the proxies, RocketMQ 5's SDK works as the application and is refused without credentials."""
+    topic = users.sdk_topic
+    trip = sdk_round_trip(
+        clients.net, endpoints, topic, group=SDK_GROUP, count=50, credentials=users.as_user("e2e-app")
+    )
+    assert (trip.sent, trip.failed, trip.received) == (50, 0, 50), trip.output
+    args = ["roundtrip", ";".join(endpoints), topic, SDK_GROUP, "5", str(REFUSED_TIMEOUT_SECONDS)]
+    argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
+    anonymous = clients.net.run_in_control(argv, capture_output=True, text=True, timeout=300)
+    assert anonymous.returncode != 0 and "SENT 5 0" not in anonymous.stdout, (
+        "the proxy let in a client without credentials"
+    )
+
+
+def check_changed_password(clients: Clients, topic: str, before: AclUsers, after: AclUsers, user: str) -> None:
+    """After the `up` that applied ``after``: ``user``'s new password works, the old one no longer."""
+    assert clients.sends(topic, after.as_user(user)), f"{user}'s new password is refused"
+    assert not clients.sends(topic, before.as_user(user)), f"{user}'s old password still works"
+
+
+def passwords_in_plaintext(net: TestNetwork, stack: PulumiStack, *users: AclUsers) -> list[str]:
+    """Where any password any of ``users`` had shows in plaintext (nowhere, we expect)."""
+    every = {users[0].admin_password, *(password for each in users for password in each.passwords.values())}
+    return places_holding(net, net.hosts, stack, *sorted(every))
