@@ -117,11 +117,13 @@ def parse_acl(
         # Proxies of their own are checked end to end with ACL; one inside each broker is not yet.
         raise ConfigError(
             "proxy",
-            "local cannot be combined with acl: true yet (a proxy inside each broker is not verified with "
-            "ACL); use proxy: cluster (proxies of their own, which check clients) or none",
+            "local (the default for 5.x on aws and hosts) cannot be combined with acl: true yet: a proxy "
+            "inside each broker is not verified with ACL; set proxy: cluster (proxies of their own, which "
+            "check clients) or none",
         )
     for key in ("aclAdminPassword", "aclUsers"):
-        if secret_keys is not None and r.has(key) and f"{NAMESPACE}:{key}" not in secret_keys:
+        declared = check.structured(key, r.get(key))  # Pulumi.yaml's defaults ("", {}) are no secrets
+        if secret_keys is not None and declared and f"{NAMESPACE}:{key}" not in secret_keys:
             raise ConfigError(key, "holds passwords, so it must be a secret (`pulumi config set --secret ...`)")
     admin_user = check.pattern("aclAdminUser", r.get("aclAdminUser", DEFAULT_ADMIN_USER), _USER, _USER_TEXT)
     if not r.has("aclAdminPassword"):

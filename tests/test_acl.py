@@ -81,7 +81,7 @@ def test_users_and_grants_are_read_as_rocketmq_writes_them() -> None:
 BAD_ACL = [
     ({"version": "4.9.7", "mode": "multi-master"}, "acl", "needs RocketMQ 5.3.0 or later"),
     ({"version": "5.2.0"}, "acl", "needs RocketMQ 5.3.0 or later"),
-    ({"proxy": "local"}, "proxy", "local cannot be combined with acl: true yet"),
+    ({"proxy": "local"}, "proxy", "cannot be combined with acl: true yet"),
     ({"aclAdminPassword": ""}, "aclAdminPassword", "is required with acl: true"),
     ({"aclAdminPassword": "short"}, "aclAdminPassword", "8 to 128 printable ASCII"),
     ({"aclAdminPassword": "has a blank"}, "aclAdminPassword", "without blanks"),
@@ -113,6 +113,14 @@ def test_bad_acl_settings_are_refused_naming_the_key(overrides: dict[str, Any], 
     assert refused.value.key == f"rocketmq:{key}" and message in str(refused.value), str(refused.value)
     for password in (ADMIN_PASSWORD, APP_PASSWORD, "short", "tiny", "has a blank"):
         assert password not in str(refused.value)
+
+
+def test_acl_with_pulumi_yaml_defaults_needs_only_the_admin_password_as_a_secret() -> None:
+    stack = _acl_stack(aclUsers="{}", aclAdminUser="rocketmq-admin")
+    acl = parse_config(stack, secret_keys=frozenset({"rocketmq:sshPrivateKey", "rocketmq:aclAdminPassword"})).acl
+    assert acl is not None and acl.users == ()
+    with pytest.raises(ConfigError, match=r"^rocketmq:proxy: local \(the default for 5.x on aws and hosts\)"):
+        parse_config({key: value for key, value in stack.items() if key != "proxy"})
 
 
 @pytest.mark.parametrize("key", ["aclAdminPassword", "aclUsers"])
