@@ -10,10 +10,10 @@ from typing import Any
 
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PulumiStack, places_holding
-from tests.e2e.testhosts import TestNetwork
+from tests.e2e.testhosts import Host, TestNetwork
 from tests.e2e.traffic import Credentials, client, consume, produce, sdk_round_trip
 
-REFUSED_TIMEOUT_SECONDS = 15  # how long a consumer that may read nothing waits for a message
+REFUSED_TIMEOUT_SECONDS = 8  # how long a consumer that may read nothing waits for a message
 SDK_GROUP = "e2e-sdk"
 
 
@@ -86,9 +86,30 @@ class Clients:
         return result.returncode == 0 and "SENT 3 0" in result.stdout
 
     def reads(self, topic: str, group: str, credentials: Credentials | None) -> bool:
-        """Whether a new consumer of ``group`` gets a message of ``topic`` within a few seconds."""
+        """Whether a new consumer of ``group`` gets a message of ``topic`` within a few seconds
+        (started once: a refused start is an answer here, not a hiccup to ride out)."""
         args = ["consume", self.namesrv, topic, group, "1", str(REFUSED_TIMEOUT_SECONDS)]
-        return client(self.net, self.classpath, *args, credentials=credentials).returncode == 0
+        return client(self.net, self.classpath, *args, credentials=credentials, start_attempts=1).returncode == 0
+
+
+# Where the program keeps the admin's password on every host, and a broker's merged config.
+CREDENTIAL_FILES = (
+    "/etc/rocketmq/broker-auth.conf",
+    "/etc/rocketmq/proxy-auth.json",
+    "/etc/rocketmq/mqadmin/conf/tools.yml",
+)
+
+
+def check_credential_files(net: TestNetwork, hosts: list[Host], broker_hosts: list[Host]) -> None:
+    """The credentials are the rocketmq user's alone, on every host; a broker's merged config too."""
+    for host in hosts:
+        listing = net.ssh(host, f"sudo -n stat -c '%a %U %n' {' '.join(CREDENTIAL_FILES)}", check=True).stdout
+        assert listing.split("\n")[:3] == [f"600 rocketmq {path}" for path in CREDENTIAL_FILES], f"{host}: {listing}"
+    for host in broker_hosts:
+        merged = net.ssh(
+            host, "sudo -n stat -c '%a %U' /run/rocketmq-broker /run/rocketmq-broker/broker.conf", check=True
+        )
+        assert merged.stdout.split("\n")[:2] == ["700 rocketmq", "600 rocketmq"], f"{host}: {merged.stdout}"
 
 
 def check_who_may_do_what(clients: Clients, users: AclUsers) -> None:
@@ -101,6 +122,8 @@ def check_who_may_do_what(clients: Clients, users: AclUsers) -> None:
         "the publisher, who may only send, could read"
     )
     ops = users.as_user("e2e-ops")
+    # The same short read, as the admin: the refusals above are refusals, not a reader too slow.
+    assert clients.reads(topic, "e2e-ops-probe", ops), "the admin could not read within the refusals' time"
     produce(clients.net, clients.classpath, clients.namesrv, topic, 10, credentials=ops)
     # The admin reads every message of the topic: the publisher's 3 and its own 10.
     consume(clients.net, clients.classpath, clients.namesrv, topic, group="e2e-ops-readers", count=13, credentials=ops)

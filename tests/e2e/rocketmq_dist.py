@@ -153,12 +153,19 @@ def _compiled_locked(sources_dir: Path, name: str, modules: list[str], workdir: 
 
 
 def client_command(
-    classpath: str, *args: str, java: str = "java", heap: str = "128m", route_refresh_seconds: int | None = None
+    classpath: str,
+    *args: str,
+    java: str = "java",
+    heap: str = "128m",
+    route_refresh_seconds: int | None = None,
+    start_attempts: int | None = None,
 ) -> list[str]:
     """``java`` command line running ``RmqCheck`` with ``args``; its clients refresh topic routes
-    every ``route_refresh_seconds`` (RocketMQ's default, 30 s, if None)."""
-    refresh = [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
-    return [java, f"-Xms{heap}", f"-Xmx{heap}", *refresh, "-cp", classpath, _CLIENT_MAIN, *args]
+    every ``route_refresh_seconds`` (RocketMQ's default, 30 s, if None), and a consumer is started
+    at most ``start_attempts`` times (RmqCheck's 10 if None)."""
+    options = [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
+    options += [] if start_attempts is None else [f"-Drmqcheck.startAttempts={start_attempts}"]
+    return [java, f"-Xms{heap}", f"-Xmx{heap}", *options, "-cp", classpath, _CLIENT_MAIN, *args]
 
 
 def sdk_client_command(classpath: str, *args: str, java: str = "java", heap: str = "128m") -> list[str]:

@@ -25,6 +25,7 @@ from tests.e2e.acl_scenario import (
     AclUsers,
     Clients,
     check_changed_password,
+    check_credential_files,
     check_proxy_checks_clients,
     check_who_may_do_what,
     passwords_in_plaintext,
@@ -210,6 +211,7 @@ def test_controllers_of_their_own(
         assert f"controllerDLegerPeers=n0-{n3.address}:9878" in conf, conf
         assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() == "active"
         assert "enableControllerInNamesrv" not in net.ssh(n1, "cat /etc/rocketmq/namesrv.conf", check=True).stdout
+        check_credential_files(net, net.hosts, [n1, n2])
         for name in (topic, users.check_topic, users.sdk_topic):
             create_topic(net, n1, namesrv, "DefaultCluster", name)  # mqadmin signs as the program's admin
         produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)

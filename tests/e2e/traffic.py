@@ -38,12 +38,13 @@ def client(
     *args: str,
     timeout: float = 300,
     credentials: Credentials | None = None,
+    start_attempts: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """RocketMQ's Java client in the control namespace, or (net None: target local, which only
     talks to 127.0.0.1) directly on this machine; signing as ``credentials``' user (in its
     environment, never on its command line)."""
     run = subprocess.run if net is None else net.run_in_control
-    command = rocketmq_dist.client_command(classpath, *args)
+    command = rocketmq_dist.client_command(classpath, *args, start_attempts=start_attempts)
     return run(command, capture_output=True, text=True, timeout=timeout, env=_signing_env(credentials))
 
 

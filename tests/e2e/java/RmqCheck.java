@@ -25,7 +25,9 @@
  *       first lost keys; exit 0 iff lost == 0.
  *
  * Clients refresh topic routes every -Drmqcheck.routeRefreshMs milliseconds
- * (their pollNameServerInterval; RocketMQ's 30000 unless set).
+ * (their pollNameServerInterval; RocketMQ's 30000 unless set).  A consumer
+ * whose start fails is started again, -Drmqcheck.startAttempts times in all
+ * (10 unless set).
  *
  * With RMQCHECK_ACCESS_KEY and RMQCHECK_SECRET_KEY in the environment (never
  * on the command line), every client signs its requests as that user (ACL).
@@ -64,7 +66,8 @@ import org.apache.rocketmq.remoting.RPCHook;
 public final class RmqCheck {
     private static final String TAG = "rmqcheck";
     private static final int MAX_ERRORS_SHOWN = 5;
-    private static final int START_ATTEMPTS = 10;
+    // A consumer's start attempts (-Drmqcheck.startAttempts; 1 where a refusal is what a check expects).
+    private static final int START_ATTEMPTS = Integer.getInteger("rmqcheck.startAttempts", 10);
 
     private RmqCheck() {
     }
