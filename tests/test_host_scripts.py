@@ -105,7 +105,9 @@ def test_mqadmin_runs_apaches_tools_sh_with_a_small_heap(tmp_path: Path) -> None
     wrapper = tmp_path / "mqadmin"
     wrapper.write_text(script)
     out = subprocess.run(["bash", str(wrapper), "clusterList", "-n", NAMESRV], capture_output=True, text=True).stdout
-    assert out.startswith("JAVA_HOME=/usr/lib/jvm/jdk ARGS=-Xms64m -Xmx128m -Xmn32m ")
+    assert out.startswith(
+        "JAVA_HOME=/usr/lib/jvm/jdk ARGS=-Xms64m -Xmx128m -Xmn32m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC "
+    )
     assert out.rstrip().endswith(f"org.apache.rocketmq.tools.command.MQAdminStartup clusterList -n {NAMESRV}")
     assert "rmq.tools.logback.xml" in out
 
