@@ -152,6 +152,11 @@ def _compiled_locked(sources_dir: Path, name: str, modules: list[str], workdir: 
     return classpath
 
 
+# The test clients' JVMs: the quick JIT alone and the single-threaded collector. They send and read
+# a few thousand messages at most, and share 2 cores with every broker of two lifecycles.
+_CLIENT_JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+
+
 def client_command(
     classpath: str,
     *args: str,
@@ -165,7 +170,7 @@ def client_command(
     at most ``start_attempts`` times (RmqCheck's 10 if None)."""
     options = [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
     options += [] if start_attempts is None else [f"-Drmqcheck.startAttempts={start_attempts}"]
-    return [java, f"-Xms{heap}", f"-Xmx{heap}", *options, "-cp", classpath, _CLIENT_MAIN, *args]
+    return [java, f"-Xms{heap}", f"-Xmx{heap}", *_CLIENT_JVM_OPTIONS, *options, "-cp", classpath, _CLIENT_MAIN, *args]
 
 
 def sdk_client_command(classpath: str, *args: str, java: str = "java", heap: str = "128m") -> list[str]:
@@ -176,6 +181,7 @@ def sdk_client_command(classpath: str, *args: str, java: str = "java", heap: str
         java,
         f"-Xms{heap}",
         f"-Xmx{heap}",
+        *_CLIENT_JVM_OPTIONS,
         f"-Drocketmq.log.root={log_root}",
         "-cp",
         classpath,

@@ -57,7 +57,6 @@ class RunningCluster:
             self.stack,
             name,
             config,
-            probe=self.probe,
             namesrv_addr=self.namesrv,
             classpath=self.classpath,
             topic=self.topic,
@@ -77,16 +76,17 @@ def change_release_and_back(
     other: str,
     *,
     ns_hosts: Sequence[Host],
+    out_with: dict[str, Any] | None = None,
     back_with: dict[str, Any] | None = None,
 ) -> None:
     """`version` to ``other`` and back to ``current``, each a rolling change under traffic; the way
-    back also applies ``back_with`` (another change that restarts every broker: one rolling
-    restart for both, as a user would make them)."""
+    out also applies ``out_with`` and the way back ``back_with`` (other changes that restart every
+    broker: one rolling restart for both, as a user would make them)."""
     net, probe = cluster.net, cluster.probe
     every_broker = {address for _, _, address in cluster.expected}
     for version in (other, current):
         ns_pids = {host.name: service_pid(net, host, NAMESRV_UNIT) for host in ns_hosts}
-        also = back_with if back_with and version == current else {}
+        also = (back_with if version == current else out_with) or {}
         name = f"version {version}" + (f" and {', '.join(sorted(also))}" if also else "")
         changed = cluster.change(name, {"version": version, **also})
         changed.check(most_down=1)

@@ -4,21 +4,21 @@ benchmarks/e2e_day2.py."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.rendering import render
 from tests.e2e import rocketmq_dist
-from tests.e2e.cluster_harness import PulumiStack, registered_brokers
-from tests.e2e.testhosts import Host, TestNetwork
+from tests.e2e.cluster_harness import PulumiStack
+from tests.e2e.testhosts import TestNetwork
 
 
 def client_for(classpaths: dict[str, str], version: str) -> str:
@@ -225,61 +225,51 @@ class SteadyTraffic:
 
 
 class DownedBrokers:
-    """Watches the expected brokers while a change runs, two ways: clusterList samples in the
-    background (which brokers clients could not find), and port_watch.py connecting to each
-    broker port every 0.2 s (which brokers were not running: a restart one slow clusterList
-    sample can miss).
+    """Watches the expected brokers while a change runs, with broker_watch.py inside the test
+    network, two ways: which brokers no name server lists (clients could not find them), and which
+    broker ports refuse connections (which were not running: a restart that a registration sample
+    can miss). A broker counts by name and address: its id may change while it runs
+    (master-slave-auto's controllers elect masters)."""
 
-    Samples (clusterList's request, sent by the program's cluster-info) ask the name servers in
-    turn; a broker counts as missing when the latest answer of every name server lacks it. A name
-    server that has just restarted knows a broker only from its next registration: its answer
-    alone would count running brokers as down. A broker counts by name and address: its id may
-    change while it runs (master-slave-auto's controllers elect masters)."""
-
-    def __init__(self, net: TestNetwork, host: Host, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
-        self._args = (net, host, namesrv_addr)
-        self._expected = {(name, address) for name, _, address in expected}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="downed-brokers", daemon=True)
+    def __init__(self, net: TestNetwork, namesrv_addr: str, expected: set[tuple[str, int, str]]) -> None:
+        self._net = net
+        self._namesrv_addr = namesrv_addr
+        self._expected = sorted(f"{name}@{address}" for name, _, address in expected)
         self._watch: subprocess.Popen[str] | None = None
-        self.samples: list[set[tuple[str, str]]] = []
+        self._scratch = tempfile.TemporaryDirectory(prefix="rmq-broker-watch-")
+        self.samples: list[set[tuple[str, str]]] = []  # each distinct set of unlisted brokers, in order
         self.port_states: list[set[str]] = []  # each distinct set of refusing broker ports, in order
-
-    def _run(self) -> None:
-        net, host, namesrv_addr = self._args
-        name_servers = namesrv_addr.split(";")
-        latest: dict[str, set[tuple[str, str]]] = {}
-        for turn in itertools.count():
-            if self._stop.is_set():
-                return
-            name_server = name_servers[turn % len(name_servers)]
-            known = registered_brokers(net, host, name_server)
-            if known is not None:  # no answer is that name server restarting, not every broker down
-                latest[name_server] = {(name, address) for name, _, address in known}
-            if len(latest) == len(name_servers):
-                self.samples.append(self._expected - set().union(*latest.values()))
-            self._stop.wait(0.3)
 
     @property
     def most_at_once(self) -> int:
         return max((len(missing) for missing in self.samples), default=0)
 
     def __enter__(self) -> DownedBrokers:
-        net = self._args[0]
-        addresses = sorted(address for _, address in self._expected)
-        watch = [sys.executable, str(Path(__file__).with_name("port_watch.py")), *addresses]
-        self._watch = net.spawn_in_control(watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self._thread.start()
+        cluster_info = Path(self._scratch.name) / "cluster-info"
+        cluster_info.write_text(render("cluster-info.py.j2"))
+        watch = [
+            sys.executable,
+            str(Path(__file__).with_name("broker_watch.py")),
+            str(cluster_info),
+            self._namesrv_addr,
+            *self._expected,
+        ]
+        self._watch = self._net.spawn_in_control(watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=180)
         assert self._watch is not None
-        output, _ = self._watch.communicate(input="", timeout=30)  # closing stdin stops it
+        try:
+            output, _ = self._watch.communicate(input="", timeout=30)  # closing stdin stops it
+        finally:
+            self._scratch.cleanup()
         for line in output.splitlines():
-            _, _, down = line.split(" ", 2)
-            self.port_states.append(set() if down == "-" else set(down.split(",")))
+            kind, _, items = line.split(" ", 2)
+            seen = set() if items == "-" else set(items.split(","))
+            if kind == "DOWN":
+                self.port_states.append(seen)
+            else:
+                self.samples.append({(b.split("@", 1)[0], b.split("@", 1)[1]) for b in seen})
 
 
 @dataclass(frozen=True)
@@ -291,7 +281,7 @@ class ChangeUnderTraffic:
     seconds: float
     traffic: SteadyResult
     most_down_at_once: int  # expected brokers missing from clusterList at one sample
-    down_samples: list[set[tuple[str, str]]]
+    down_samples: list[set[tuple[str, str]]]  # each distinct set of brokers no name server lists, in order
     port_states: list[set[str]]  # each distinct set of broker ports refusing connections, in order
 
     @property
@@ -318,6 +308,9 @@ class ChangeUnderTraffic:
         print(f"\n{self}")
         assert self.traffic.acked > 0 and self.traffic.lost == 0, self.traffic.output
         assert sends_may_fail or self.traffic.failed == 0, self.traffic.output
+        # Without a sample of each kind the figures below would hold vacuously.
+        assert self.down_samples, "no name server answered broker_watch.py during the change"
+        assert self.port_states, "broker_watch.py reported no port states"
         assert self.most_down_at_once <= most_down, [sorted(m) for m in self.down_samples if m]
         assert self.most_stopped_at_once <= most_down, [sorted(m) for m in self.port_states if m]
 
@@ -328,7 +321,6 @@ def change_under_traffic(
     name: str,
     config: Mapping[str, Any],
     *,
-    probe: Host,
     namesrv_addr: str,
     classpath: str,
     topic: str,
@@ -344,7 +336,7 @@ def change_under_traffic(
         SteadyTraffic(
             net, classpath, namesrv_addr, topic, group, route_refresh_seconds=route_refresh_seconds
         ) as traffic,
-        DownedBrokers(net, probe, namesrv_addr, expected) as downed,
+        DownedBrokers(net, namesrv_addr, expected) as downed,
     ):
         started = time.monotonic()
         up = stack.up()
