@@ -12,11 +12,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config_model import AwsSettings
+from components.host_keys import SshHostKey, cloud_config
 from components.remote import HostEndpoint
 from components.topology import ALL_ROCKETMQ_PORTS, CLIENT_PORTS, ClusterPlan, PlannedHost
 
@@ -269,12 +271,25 @@ class AwsFleet(pulumi.ComponentResource):
             tags={"Name": f"{name}-eth0"},
             opts=child,
         )
+        # The host's SSH key, made by the program and handed to the instance at its first boot
+        # (cloud-init): every connection pins it. userData is ignored afterwards, so an instance
+        # made before these keys existed keeps running (AWS stops and starts an instance for new
+        # user data) and stays unpinned until it is replaced.
+        host_key = SshHostKey(f"{name}-host-key", opts=child)
+        # Secret in the state and in every value made from it (the engine marks the key's
+        # private half secret too: this says so where the program reads it).
+        user_data: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(host_key.private_key, host_key.public_key).apply(
+                lambda keys: cloud_config(keys[0], keys[1])
+            )
+        )
         # A newer official image never replaces a running host: only a pinned `ami` does.
-        ignored = ["keyName"] if settings.ami else ["ami", "keyName"]
+        ignored = ["keyName", "userData"] if settings.ami else ["ami", "keyName", "userData"]
         instance = aws.ec2.Instance(
             name,
             ami=ami,
             instance_type=instance_type,
+            user_data=user_data,
             primary_network_interface=aws.ec2.InstancePrimaryNetworkInterfaceArgs(
                 network_interface_id=interface.id, delete_on_termination=False
             ),
@@ -292,6 +307,15 @@ class AwsFleet(pulumi.ComponentResource):
             ),
         )
         self.instances[planned.key] = instance
+        # Pinned where the instance booted with the key: its user data says so.
+        pinned = cast(
+            "pulumi.Output[str]",
+            pulumi.Output.unsecret(
+                pulumi.Output.all(instance.user_data, host_key.public_key).apply(
+                    lambda values: values[1] if values[0] else None
+                )
+            ),
+        )
         ssh_host: pulumi.Input[str] = interface.private_ip
         if settings.public_ip:
             # Auto-assigned public IPs change at every stop/start; an Elastic IP does not.
@@ -315,6 +339,8 @@ class AwsFleet(pulumi.ComponentResource):
                 ready_after=[instance],
                 machine_id=instance.id,
                 authorized_key=settings.ssh_public_key,
+                host_key=pinned,
+                slow_first_dial=True,
             )
 
         volume = aws.ebs.Volume(
@@ -347,4 +373,6 @@ class AwsFleet(pulumi.ComponentResource):
             ready_after=[instance, attachment],
             machine_id=instance.id,
             authorized_key=settings.ssh_public_key,
+            host_key=pinned,
+            slow_first_dial=True,
         )

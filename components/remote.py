@@ -45,6 +45,8 @@ class HostEndpoint:
     authorized_key: str | None = None
     # "type base64": the host's SSH key; every connection refuses a host that shows another.
     host_key: pulumi.Input[str] | None = None
+    # A cloud instance that may refuse SSH for a while after it boots: keep dialling, pinned or not.
+    slow_first_dial: bool = False
 
 
 def connection_for(
@@ -65,7 +67,9 @@ def connection_for(
         port=endpoint.port,
         user=endpoint.user,
         private_key=pulumi.Output.secret(private_key),
-        dial_error_limit=DIAL_ERROR_LIMIT if endpoint.host_key is None else PINNED_DIAL_ERROR_LIMIT,
+        dial_error_limit=(
+            DIAL_ERROR_LIMIT if endpoint.host_key is None or endpoint.slow_first_dial else PINNED_DIAL_ERROR_LIMIT
+        ),
         per_dial_timeout=PER_DIAL_TIMEOUT_SECONDS,
         proxy=proxy,
         host_key=endpoint.host_key,

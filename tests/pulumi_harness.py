@@ -13,6 +13,8 @@ from typing import Any, cast
 import pulumi
 from pulumi.runtime import config as runtime_config
 
+from components.host_keys import new_host_key
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTESTKEY-NOT-REAL-0123456789\n-----END OPENSSH PRIVATE KEY-----\n"
 # A real key's shape (the program decodes it as EC2 would); its private half was thrown away.
@@ -20,6 +22,7 @@ PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILDxexeJbNAY5nq5elM9VuZEoyT5xE
 ZONES = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
 AMI_ID = "ami-0123456789abcdef0"
 COMMAND_TYPE = "command:remote:Command"
+DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
 LOCAL_COMMAND_TYPE = "command:local:Command"
 LOCAL_ROOTFS = "/var/cache/rocketmq-pulumi/rootfs-bookworm-0123456789abcdef"
 LOCAL_MIRROR_FALLBACK = "http://127.0.0.1:19800"
@@ -75,6 +78,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["publicIp"] = f"203.0.113.{next(self._counter)}"
         elif args.typ == "aws:ec2/keyPair:KeyPair":
             outputs["keyName"] = args.name
+        elif args.typ == DYNAMIC_TYPE and args.name.endswith("-host-key"):
+            # components/host_keys.py's SshHostKey: the key its provider would make.
+            private, public = new_host_key()
+            outputs.update(public_key=public, private_key=private)
         elif args.typ == COMMAND_TYPE:
             outputs.update(stdout="", stderr="")
         elif args.typ == LOCAL_COMMAND_TYPE:

@@ -14,8 +14,9 @@ import pytest
 
 from components.config import parse_config
 from components.config_checks import ConfigError
-from tests.program_commands import connection
-from tests.pulumi_harness import run_main_program
+from components.host_keys import new_host_key
+from tests.program_commands import SECRET_SIG, connection
+from tests.pulumi_harness import DYNAMIC_TYPE, run_main_program
 from tests.stacks import HOST_KEY, HOSTS_BY_MODE, aws_stack, hosts_stack
 
 OTHER_ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBxKqLsKHG03z8bQDkTsirxwrsx9bslhAoCWaSeObBzU"
@@ -89,10 +90,48 @@ def test_every_connection_pins_the_hosts_key_and_gives_up_soon() -> None:
         expected = OTHER_ED25519 if pinned["host"] == "192.0.2.14" else HOST_KEY  # peer4; the comment dropped
         assert pinned["hostKey"] == expected, command.name
         assert pinned["dialErrorLimit"] == 10, command.name
-    # aws: instances are new (their keys unknown here yet), and keep being dialled while they boot.
-    for command in run_main_program(aws_stack("single-master"), ["sshPrivateKey"]).commands:
-        if "connection" in command.inputs:
-            assert "hostKey" not in connection(command) and connection(command)["dialErrorLimit"] == 60
+
+
+def test_aws_instances_boot_with_a_key_the_program_made_and_every_connection_pins_it() -> None:
+    run = run_main_program(aws_stack("master-slave-async"), ["sshPrivateKey"])
+    made = {k.name.removesuffix("-host-key"): k.outputs for k in run.mocks.of_type(DYNAMIC_TYPE)}
+    instances = run.mocks.of_type("aws:ec2/instance:Instance")
+    assert sorted(made) == sorted(i.name for i in instances) and len(made) == 7  # 3 name servers, 4 brokers
+    assert len({keys["public_key"] for keys in made.values()}) == len(made), "one key per instance"
+    for key in run.mocks.of_type(DYNAMIC_TYPE):
+        assert run.mocks.options_of(key).additional_secret_outputs == ["private_key"], key.name
+    for instance in instances:
+        keys = made[instance.name]
+        user_data = instance.inputs["userData"]
+        assert user_data.get(SECRET_SIG), f"{instance.name}: user data holds the private key, unmarked"
+        cloud_init = user_data["value"]
+        assert cloud_init.startswith("#cloud-config\n")
+        assert json.loads(cloud_init.split("\n", 1)[1]) == {
+            "ssh_keys": {"ed25519_private": keys["private_key"], "ed25519_public": keys["public_key"]}
+        }
+        assert "userData" in (run.mocks.options_of(instance).ignore_changes or [])
+    # Each host's commands pin its instance's key, and keep dialling while the instance boots.
+    instance_at = {
+        connection(c)["host"]: c.name.removesuffix("-prepare") for c in run.commands if c.name.endswith("-prepare")
+    }
+    assert sorted(instance_at.values()) == sorted(made)
+    remote = [c for c in run.commands if "connection" in c.inputs]
+    for command in remote:
+        conn = connection(command)
+        assert conn["hostKey"] == made[instance_at[conn["host"]]]["public_key"], command.name
+        assert conn["dialErrorLimit"] == 60, command.name
+
+
+def test_a_new_host_key_is_an_ed25519_key_openssh_reads(tmp_path: Path) -> None:
+    private, public = new_host_key()
+    assert public.startswith("ssh-ed25519 ") and private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert new_host_key()[1] != public
+    if shutil.which("ssh-keygen"):
+        key_file = tmp_path / "key"
+        key_file.write_text(private)
+        key_file.chmod(0o600)
+        derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key_file)], check=True, capture_output=True, text=True)
+        assert derived.stdout.split()[:2] == public.split()[:2]
 
 
 def test_known_hosts_file_pins_each_host_as_openssh_finds_it(tmp_path: Path) -> None:

@@ -89,12 +89,13 @@ def test_aws_target(mode: str) -> None:
 
 
 def test_aws_resources_outlive_later_ups() -> None:
-    """What keeps a long-lived stack safe: nothing replaced by a newer AMI or a new key, one
-    instance at a time per interface and volume, the store kept by destroy."""
+    """What keeps a long-lived stack safe: nothing replaced, stopped or started by a newer AMI, a
+    new key or new user data (host keys), one instance at a time per interface and volume, the
+    store kept by destroy."""
     run = run_main_program(aws_stack("master-slave-async"), ["sshPrivateKey"])
     options_of = run.mocks.options_of
     for instance in run.mocks.of_type("aws:ec2/instance:Instance"):
-        assert sorted(options_of(instance).ignore_changes or []) == ["ami", "keyName"], instance.name
+        assert sorted(options_of(instance).ignore_changes or []) == ["ami", "keyName", "userData"], instance.name
         assert options_of(instance).delete_before_replace is True, instance.name
     for volume in run.mocks.of_type("aws:ebs/volume:Volume"):
         assert options_of(volume).retain_on_delete is True, volume.name
@@ -121,7 +122,7 @@ def test_aws_resources_outlive_later_ups() -> None:
     # A pinned AMI is the user's request for a new image: then it is honoured.
     pinned = run_main_program(aws_stack("single-master", ami="ami-0fedcba9876543210"), ["sshPrivateKey"])
     for instance in pinned.mocks.of_type("aws:ec2/instance:Instance"):
-        assert pinned.mocks.options_of(instance).ignore_changes == ["keyName"]
+        assert pinned.mocks.options_of(instance).ignore_changes == ["keyName", "userData"]
 
     dropped = run_main_program(aws_stack("single-master", retainStoreOnDestroy=False), ["sshPrivateKey"])
     (volume,) = dropped.mocks.of_type("aws:ebs/volume:Volume")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.program_commands import SECRET_SIG
-from tests.pulumi_harness import LOCAL_COMMAND_TYPE, PRIVATE_KEY, run_main_program
+from tests.pulumi_harness import DYNAMIC_TYPE, LOCAL_COMMAND_TYPE, PRIVATE_KEY, run_main_program
 from tests.stacks import HOST_KEY, MODES, aws_stack, hosts_stack, local_stack
 
 # The part of the stack's SSH private key no other value contains.
@@ -91,3 +91,21 @@ def test_no_resource_or_output_holds_an_acl_password_in_plaintext(
         carriers += password in repr(resource.inputs)
     assert carriers > 0, "no resource got the password: the walk would prove nothing"
     assert plaintext_paths(run.outputs, password) == []
+
+
+def test_no_resource_or_output_holds_a_host_private_key_in_plaintext() -> None:
+    """target aws: the SSH host keys the program makes reach the instances in user data only."""
+    run = run_main_program(aws_stack("master-slave-auto", controllers=3), ["sshPrivateKey"])
+    host_keys = run.mocks.of_type(DYNAMIC_TYPE)
+    assert host_keys, "no host key made: the walk would prove nothing"
+    for key in host_keys:
+        # The PEM's first and last base64 lines are alike for every ED25519 key (header, padding).
+        for material in key.outputs["private_key"].strip().splitlines()[2:-2]:
+            carriers = 0
+            for resource in run.mocks.resources:
+                assert plaintext_paths(resource.inputs, material) == [], f"{resource.name} inputs"
+                if resource is not key:  # its own output is secret by additional_secret_outputs
+                    assert plaintext_paths(resource.outputs, material) == [], f"{resource.name} outputs"
+                carriers += material in repr(resource.inputs)
+            assert carriers == 1, f"{key.name}: its instance alone gets it"
+            assert plaintext_paths(run.outputs, material) == []
