@@ -27,8 +27,9 @@ cgroup of the process that created the :class:`TestNetwork`, so that
 
 Names of everything created here (namespaces, temp dirs, cgroups, nspawn
 machine names) start with ``<prefix>-<pid>-<rand>-`` where ``pid`` is the
-creating process; :func:`cleanup_leftovers` removes what a crashed run (a pid
-that no longer exists) left behind.
+creating process; :func:`tests.e2e.namespaces.cleanup_leftovers` removes what a
+crashed run (a pid that no longer exists) left behind. SSH material and ssh
+command lines: :mod:`tests.e2e.host_ssh`.
 
 Requires root, systemd-nspawn, ssh/ssh-keygen, ip and nsenter (see
 ``setup-host-tools.sh``).
@@ -43,7 +44,6 @@ import logging
 import os
 import re
 import secrets
-import shlex
 import shutil
 import signal
 import subprocess
@@ -56,18 +56,25 @@ from types import TracebackType
 from typing import Any
 
 from localhosts import machine
-from localhosts.machine import CGROUP_HIERARCHIES, DEPLOY_USER, NSPAWN_PROPAGATE_DIR, MachineSpec, build_rootfs
+from localhosts.machine import CGROUP_HIERARCHIES, NSPAWN_PROPAGATE_DIR, MachineSpec, build_rootfs
 from localhosts.system import (
-    CGROUP_ROOT,
-    exclusive,
     kill_cgroups,
     kill_pids,
     mountpoints,
     own_cgroup,
-    pid_alive,
     rmdir_cgroup_tree,
     signal_pid,
     umount_under,
+)
+from tests.e2e.host_ssh import SshFiles, SSHResult
+from tests.e2e.namespaces import (
+    DEFAULT_PREFIX,
+    NETNS_DIR,
+    cleanup_leftovers,
+    make_switched_network,
+    netns_inode,
+    pids_in_netns,
+    run_tool,
 )
 
 __all__ = [
@@ -85,11 +92,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 E2E_DIR = Path(__file__).resolve().parent
-DEFAULT_PREFIX = "rmqe2e"
 SUBNET = ipaddress.IPv4Network("10.251.0.0/24")
 CONTROL_ADDRESS = "10.251.0.1"
 FIRST_HOST_OCTET = 11
-NETNS_DIR = Path("/run/netns")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 
 
@@ -109,24 +114,6 @@ class Host:
         return f"{self.name}({self.address})"
 
 
-@dataclasses.dataclass(frozen=True)
-class SSHResult:
-    """Outcome of :meth:`TestNetwork.ssh`."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def check(self) -> SSHResult:
-        if self.returncode != 0:
-            raise subprocess.CalledProcessError(self.returncode, "ssh", self.stdout, self.stderr)
-        return self
-
-
 @dataclasses.dataclass
 class _HostState:
     host: Host
@@ -142,123 +129,12 @@ class _HostState:
 
 
 # --------------------------------------------------------------------------
-# small helpers
-
-
-def _run(argv: Sequence[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    log.debug("run: %s", shlex.join(argv))
-    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-    if check and res.returncode != 0:
-        raise RuntimeError(f"command failed ({res.returncode}): {shlex.join(argv)}\n{res.stderr.strip()}")
-    return res
-
-
-def _netns_inode(name: str) -> int | None:
-    try:
-        return (NETNS_DIR / name).stat().st_ino
-    except OSError:
-        return None
-
-
-def _pids_in_netns(inodes: set[int]) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ino = (entry / "ns" / "net").stat().st_ino
-        except OSError:
-            continue
-        if ino in inodes:
-            found.append(int(entry.name))
-    return found
-
-
-# --------------------------------------------------------------------------
 # provisioning scripts
 
 
 def setup_host_tools() -> None:
     """Install the host tools (apt-get); a no-op when all are present."""
     subprocess.run(["bash", str(E2E_DIR / "setup-host-tools.sh")], check=True)
-
-
-# --------------------------------------------------------------------------
-# leftovers of crashed runs
-
-
-def cleanup_leftovers(prefix: str = DEFAULT_PREFIX) -> list[str]:
-    """Remove what runs that no longer exist left behind.
-
-    Objects are named ``<prefix>-<pid>-...``; those whose ``pid`` is still a
-    live process (another run, or this one) are left alone.  Returns a list
-    of human-readable descriptions of what was removed.
-    """
-    # Test workers start networks side by side: one clean-up at a time.
-    with exclusive(Path(tempfile.gettempdir()) / f".{prefix}-cleanup.lock"):
-        return _cleanup_leftovers_locked(prefix)
-
-
-def _cleanup_leftovers_locked(prefix: str) -> list[str]:
-    pat = re.compile(rf"^{re.escape(prefix)}-(\d+)(?:-|$)")
-
-    def stale(name: str) -> bool:
-        m = pat.match(name)
-        return m is not None and not pid_alive(int(m.group(1)))
-
-    removed: list[str] = []
-    try:
-        netns_names = [p.name for p in NETNS_DIR.iterdir()]
-    except OSError:
-        netns_names = []
-    stale_ns = [n for n in netns_names if stale(n)]
-
-    # 1. processes: anything in a stale cgroup or a stale network namespace.
-    pids: set[int] = set()
-    stale_cgroups: list[Path] = []
-    for hierarchy in CGROUP_HIERARCHIES:
-        base = CGROUP_ROOT / hierarchy
-        for dirpath, dirnames, _ in os.walk(base):
-            depth = Path(dirpath).relative_to(base).parts
-            keep = []
-            for d in dirnames:
-                if stale(d):
-                    stale_cgroups.append(Path(dirpath) / d)
-                elif len(depth) < 3:
-                    keep.append(d)
-            dirnames[:] = keep
-    # A crashed run's containers need no graceful shutdown: SIGKILL them.
-    pids.update(kill_cgroups(stale_cgroups))
-    inodes = {i for i in (_netns_inode(n) for n in stale_ns) if i is not None}
-    if inodes:
-        others = _pids_in_netns(inodes)
-        kill_pids(others, timeout=5.0)
-        pids.update(others)
-    if pids:
-        removed.append(f"processes {sorted(pids)}")
-
-    # 2. mounts below stale temp dirs.
-    tmp = Path(tempfile.gettempdir())
-    stale_dirs = [p for p in tmp.glob(f"{prefix}-*") if stale(p.name)]
-    for sd in stale_dirs:
-        umount_under(str(sd))
-    # 3. namespaces, cgroups, directories.
-    for n in stale_ns:
-        if _run(["ip", "netns", "delete", n], check=False).returncode == 0:
-            removed.append(f"netns {n}")
-    for cg in stale_cgroups:
-        rmdir_cgroup_tree(cg)
-        removed.append(f"cgroup {cg}")
-    for sd in stale_dirs:
-        if not any(m.startswith(str(sd) + "/") for m in mountpoints()):
-            shutil.rmtree(sd, ignore_errors=True)
-            removed.append(f"dir {sd}")
-    for prop in NSPAWN_PROPAGATE_DIR.glob(f"{prefix}-*"):
-        if stale(prop.name):
-            shutil.rmtree(prop, ignore_errors=True)
-    if removed:
-        log.warning("cleaned up leftovers of crashed runs: %s", removed)
-    return removed
 
 
 # --------------------------------------------------------------------------
@@ -352,12 +228,11 @@ class TestNetwork:
         if self._rootfs is None:
             self._rootfs = build_rootfs()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{self.tag}-"))
-        self._make_keys()
+        self._ssh_files().make(self.tag, self.hosts)
         self._make_network()
         self._make_cgroups()
         for h in self.hosts:
             self._prepare_host_disk(self._state[h.name])
-        self._write_ssh_config()
 
     @property
     def rootfs(self) -> Path:
@@ -369,90 +244,29 @@ class TestNetwork:
             raise RuntimeError("TestNetwork is not set up (use it as a context manager)")
         return self.workdir
 
+    def _ssh_files(self) -> SshFiles:
+        return SshFiles(self._wd() / "ssh")
+
     @property
     def private_key_path(self) -> Path:
         """ed25519 private key (no passphrase) accepted for ``deploy``."""
-        return self._wd() / "ssh" / "id_ed25519"
+        return self._ssh_files().private_key
 
     @property
     def known_hosts_path(self) -> Path:
         """known_hosts listing every host's (pre-generated) host key."""
-        return self._wd() / "ssh" / "known_hosts"
+        return self._ssh_files().known_hosts
 
     @property
     def ssh_config_path(self) -> Path:
         """ssh_config with a ``Host`` block per test host (by name)."""
-        return self._wd() / "ssh" / "config"
-
-    def _make_keys(self) -> None:
-        sshdir = self._wd() / "ssh"
-        sshdir.mkdir(mode=0o700)
-        _run(
-            [
-                "ssh-keygen",
-                "-q",
-                "-t",
-                "ed25519",
-                "-N",
-                "",
-                "-C",
-                f"{self.tag}-deploy",
-                "-f",
-                str(self.private_key_path),
-            ]
-        )
-        lines = []
-        for h in self.hosts:
-            key = sshdir / f"hostkey_{h.name}"
-            _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", str(key)])
-            pub = key.with_suffix(".pub").read_text().split()
-            lines.append(f"{h.address},{h.name} {pub[0]} {pub[1]}\n")
-        self.known_hosts_path.write_text("".join(lines))
-
-    def _write_ssh_config(self) -> None:
-        blocks = []
-        for h in self.hosts:
-            blocks.append(
-                f"Host {h.name} {h.address}\n"
-                f"  HostName {h.address}\n"
-                f"  User {DEPLOY_USER}\n"
-                f"  IdentityFile {self.private_key_path}\n"
-                "  IdentitiesOnly yes\n"
-                f"  UserKnownHostsFile {self.known_hosts_path}\n"
-                "  StrictHostKeyChecking yes\n"
-                "  BatchMode yes\n"
-                "  ConnectTimeout 5\n"
-                "  LogLevel ERROR\n"
-            )
-        self.ssh_config_path.write_text("\n".join(blocks))
-
-    def _ip(self, *args: str, netns: str | None = None) -> None:
-        argv = ["ip"] + (["-n", netns] if netns else []) + list(args)
-        _run(argv)
-
-    def _add_netns(self, name: str) -> None:
-        _run(["ip", "netns", "add", name])
-        self._created_netns.append(name)
-        self._ip("link", "set", "lo", "up", netns=name)
+        return self._ssh_files().config
 
     def _make_network(self) -> None:
-        sw = self.switch_netns
-        self._add_netns(sw)
-        self._ip("link", "add", "br0", "type", "bridge", netns=sw)
-        self._ip("link", "set", "br0", "up", netns=sw)
-        plen = SUBNET.prefixlen
         endpoints = [("ctl", self.control_netns, CONTROL_ADDRESS)] + [
             (f"h{h.address.rsplit('.', 1)[1]}", h.netns, h.address) for h in self.hosts
         ]
-        for port, ns, addr in endpoints:
-            self._add_netns(ns)
-            # Both ends are created directly inside the namespaces: the root
-            # namespace never sees these links.
-            self._ip("link", "add", f"v-{port}", "type", "veth", "peer", "name", "eth0", "netns", ns, netns=sw)
-            self._ip("link", "set", f"v-{port}", "master", "br0", netns=sw)
-            self._ip("link", "set", f"v-{port}", "up", netns=sw)
-            self._ip("addr", "add", f"{addr}/{plen}", "dev", "eth0", netns=ns)
-            self._ip("link", "set", "eth0", "up", netns=ns)
+        make_switched_network(self.switch_netns, endpoints, SUBNET.prefixlen, self._created_netns)
 
     def _make_cgroups(self) -> None:
         for h in self.hosts:
@@ -490,7 +304,7 @@ class TestNetwork:
         (m / "etc/resolv.conf").unlink(missing_ok=True)
         (m / "etc/resolv.conf").write_text("# no DNS in the e2e test network\n")
         public_key = self.private_key_path.with_suffix(".pub").read_text()
-        machine.install_ssh_keys(st.spec, self._wd() / "ssh" / f"hostkey_{h.name}", public_key)
+        machine.install_ssh_keys(st.spec, self._ssh_files().host_key(h), public_key)
 
     # ----------------------------------------------------------- lifecycle
 
@@ -607,18 +421,7 @@ class TestNetwork:
     def ssh_argv(self, host: Host | str, *, connect_timeout: float = 5) -> list[str]:
         """``ssh`` command line for ``deploy@host`` (without control-ns prefix)."""
         h = host if isinstance(host, Host) else self.host(host)
-        return [
-            "ssh",
-            "-F",
-            str(self.ssh_config_path),
-            "-o",
-            f"ConnectTimeout={int(max(1, connect_timeout))}",
-            "-o",
-            "ServerAliveInterval=5",
-            "-o",
-            "ServerAliveCountMax=3",
-            f"{DEPLOY_USER}@{h.address}",
-        ]
+        return self._ssh_files().ssh_argv(h, connect_timeout=connect_timeout)
 
     def ssh(
         self,
@@ -747,13 +550,13 @@ class TestNetwork:
         for st in self._state.values():
             attempt(f"kill {st.host}", kill_cgroups, st.cgroups.values())
         # Anything else still in our namespaces (shouldn't be).
-        inodes = {i for i in (_netns_inode(n) for n in self._created_netns) if i is not None}
+        inodes = {i for i in (netns_inode(n) for n in self._created_netns) if i is not None}
         if inodes:
-            attempt("kill netns processes", kill_pids, _pids_in_netns(inodes))
+            attempt("kill netns processes", kill_pids, pids_in_netns(inodes))
         if self.workdir is not None:
             attempt("umount", umount_under, str(self.workdir))
         for ns in reversed(self._created_netns):
-            attempt(f"netns {ns}", _run, ["ip", "netns", "delete", ns])
+            attempt(f"netns {ns}", run_tool, ["ip", "netns", "delete", ns])
         self._created_netns.clear()
         for base in self._cgroup_bases:
             attempt(f"cgroup {base}", rmdir_cgroup_tree, base)
