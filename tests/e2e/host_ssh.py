@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from localhosts.machine import DEPLOY_USER
-from tests.e2e.namespaces import run_tool
+from localhosts.system import run
 
 if TYPE_CHECKING:
     from tests.e2e.testhosts import Host
@@ -63,11 +63,11 @@ class SshFiles:
     def make(self, tag: str, hosts: Sequence[Host]) -> None:
         """The deploy key, a host key per host, known_hosts and ssh_config."""
         self.directory.mkdir(mode=0o700)
-        run_tool(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{tag}-deploy", "-f", str(self.private_key)])
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{tag}-deploy", "-f", str(self.private_key)])
         lines = []
         for h in hosts:
             key = self.host_key(h)
-            run_tool(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", str(key)])
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"root@{h.name}", "-f", str(key)])
             pub = key.with_suffix(".pub").read_text().split()
             lines.append(f"{h.address},{h.name} {pub[0]} {pub[1]}\n")
         self.known_hosts.write_text("".join(lines))

@@ -10,9 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shlex
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from localhosts.system import (
     mountpoints,
     pid_alive,
     rmdir_cgroup_tree,
+    run,
     umount_under,
 )
 
@@ -35,16 +34,8 @@ DEFAULT_PREFIX = "rmqe2e"
 NETNS_DIR = Path("/run/netns")
 
 
-def run_tool(argv: Sequence[str], *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    log.debug("run: %s", shlex.join(argv))
-    res = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
-    if check and res.returncode != 0:
-        raise RuntimeError(f"command failed ({res.returncode}): {shlex.join(argv)}\n{res.stderr.strip()}")
-    return res
-
-
 def ip(*args: str, netns: str | None = None) -> None:
-    run_tool(["ip"] + (["-n", netns] if netns else []) + list(args))
+    run(["ip"] + (["-n", netns] if netns else []) + list(args))
 
 
 def make_switched_network(
@@ -55,7 +46,7 @@ def make_switched_network(
     it exists, so that a failure part-way still tears down what was made."""
 
     def add_netns(name: str) -> None:
-        run_tool(["ip", "netns", "add", name])
+        run(["ip", "netns", "add", name])
         created.append(name)
         ip("link", "set", "lo", "up", netns=name)
 
@@ -150,7 +141,7 @@ def _cleanup_leftovers_locked(prefix: str) -> list[str]:
         umount_under(str(sd))
     # 3. namespaces, cgroups, directories.
     for n in stale_ns:
-        if run_tool(["ip", "netns", "delete", n], check=False).returncode == 0:
+        if run(["ip", "netns", "delete", n], check=False).returncode == 0:
             removed.append(f"netns {n}")
     for cg in stale_cgroups:
         rmdir_cgroup_tree(cg)

@@ -63,6 +63,7 @@ from localhosts.system import (
     mountpoints,
     own_cgroup,
     rmdir_cgroup_tree,
+    run,
     signal_pid,
     umount_under,
 )
@@ -74,7 +75,6 @@ from tests.e2e.namespaces import (
     make_switched_network,
     netns_inode,
     pids_in_netns,
-    run_tool,
 )
 
 __all__ = [
@@ -556,7 +556,7 @@ class TestNetwork:
         if self.workdir is not None:
             attempt("umount", umount_under, str(self.workdir))
         for ns in reversed(self._created_netns):
-            attempt(f"netns {ns}", run_tool, ["ip", "netns", "delete", ns])
+            attempt(f"netns {ns}", run, ["ip", "netns", "delete", ns])
         self._created_netns.clear()
         for base in self._cgroup_bases:
             attempt(f"cgroup {base}", rmdir_cgroup_tree, base)
