@@ -12,10 +12,10 @@ from tests.e2e.testhosts import TestNetwork
 
 # Lifecycles run on two test workers side by side (scripts/test.sh: -n 2); each worker takes one of
 # these groups whole (tests/e2e/conftest.py schedules them), the other e2e tests fill in where a
-# worker is free. In a fresh-clone run of acb6495 (2026-12-03, a slow day: every lifecycle took
-# 11-40% longer than the day before): async 2,683 s, single 934, controllers of their own (with
-# ACL and a proxy host) 572; sync 1,698, multi 1,211, master-slave-auto 1,020, the local target
-# 250. The two groups' sums stay close (4,189 and 4,179 s): the longer one is the e2e run's length.
+# worker is free. In a fresh-clone run of 623d4a4 (2026-12-03; 53:55 in all, e2e 50:52): async
+# 1,776 s, single 587, controllers of their own (with ACL and a proxy host) 434, the local target
+# 154; sync 1,297, multi 819, master-slave-auto 745. The two groups' sums stay close (2,951 and
+# 2,861 s): the longer one is the e2e run's length.
 LIFECYCLE_WORKERS = {
     "master-slave-async": "lifecycles-1",
     "single-master": "lifecycles-1",
@@ -23,7 +23,7 @@ LIFECYCLE_WORKERS = {
     "master-slave-sync": "lifecycles-2",
     "multi-master": "lifecycles-2",
     "master-slave-auto": "lifecycles-2",
-    "local": "lifecycles-2",
+    "local": "lifecycles-1",
 }
 
 
