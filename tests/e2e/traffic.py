@@ -263,6 +263,9 @@ class DownedBrokers:
             output, _ = self._watch.communicate(input="", timeout=30)  # closing stdin stops it
         finally:
             self._scratch.cleanup()
+        # A watcher that died part-way would leave the figures short (its traceback is on stderr).
+        if exc[0] is None:
+            assert self._watch.returncode == 0, f"broker_watch.py exited {self._watch.returncode}"
         for line in output.splitlines():
             kind, _, items = line.split(" ", 2)
             seen = set() if items == "-" else set(items.split(","))
