@@ -36,12 +36,6 @@ from tests.stacks import local_stack
 SMALL = {"nameServers": 1, "brokerGroups": 1, "slavesPerGroup": 1}
 
 
-@pytest.fixture(autouse=True)
-def _preflight_passes(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Unit tests run anywhere: not necessarily as root, nor with systemd-nspawn installed.
-    monkeypatch.setattr(local_fleet, "preflight_problem", lambda: None)
-
-
 def local_commands(run: ProgramRun) -> dict[str, Registered]:
     return {c.name.removeprefix("rocketmq-local-"): c for c in run.mocks.of_type(LOCAL_COMMAND_TYPE)}
 
