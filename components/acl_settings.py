@@ -8,6 +8,8 @@ from __future__ import annotations
 # The ACL 2.0 settings without secrets, in broker.conf.
 # Local providers: users and grants live in each broker's own store (RocksDB under
 # <storePath>/config), as in RocketMQ's ACL 2.0 guide.
+# rocketmq:acl prepare keeps the providers (so users and grants can be made) with both checks off.
+ACL_CHECKS = ("authenticationEnabled", "authorizationEnabled")
 AUTH_BROKER_PROPERTIES: dict[str, str] = {
     "authenticationEnabled": "true",
     "authenticationProvider": "org.apache.rocketmq.auth.authentication.provider.DefaultAuthenticationProvider",
@@ -36,6 +38,18 @@ AUTH_PROXY_SETTINGS: dict[str, str | bool] = {
     "enableAclRpcHookForClusterMode": True,
 }
 PROXY_AUTH_CONF = "/etc/rocketmq/proxy-auth.json"
+
+
+def broker_auth_properties(enforced: bool) -> dict[str, str]:
+    """broker.conf's ACL settings; unenforced (acl: prepare), both checks off."""
+    return AUTH_BROKER_PROPERTIES | ({} if enforced else dict.fromkeys(ACL_CHECKS, "false"))
+
+
+def proxy_auth_settings(enforced: bool) -> dict[str, str | bool]:
+    """A proxy's ACL settings; unenforced (acl: prepare), both checks off."""
+    return AUTH_PROXY_SETTINGS | ({} if enforced else dict.fromkeys(ACL_CHECKS, False))
+
+
 # mqadmin reads <rocketmq.home.dir>/conf/tools.yml for the key it signs with; the program's
 # wrapper points it here when the file exists (templates/mqadmin.sh.j2).
 MQADMIN_HOME = "/etc/rocketmq/mqadmin"

@@ -224,7 +224,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     )
     from components.config_acl import parse_acl
 
-    acl = parse_acl(r, secret_keys, release, proxy)
+    acl = parse_acl(r, secret_keys, release, target)
     return ClusterConfig(
         mode=mode,
         broker_groups=broker_groups,

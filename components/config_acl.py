@@ -14,10 +14,15 @@ from typing import Any
 from components import config_checks as check
 from components.config import _Reader
 from components.config_checks import NAMESPACE, ConfigError
-from components.config_model import AclGrant, AclSettings, AclUser, ProxySettings, ReleaseSettings
+from components.config_model import AclGrant, AclSettings, AclUser, ReleaseSettings
 
 ACL_MIN_VERSION = (5, 3, 0)  # ACL 2.0 (users and grants kept by the brokers) came with 5.3.0
 DEFAULT_ADMIN_USER = "rocketmq-admin"
+# acl: auto turns access control on there; target local serves this machine's loopback only.
+ACL_BY_DEFAULT_TARGETS = ("aws", "hosts")
+_OFF_BY_DEFAULT = "on only for RocketMQ 5.3.0 and later on aws and hosts"
+# acl: prepare: users and grants in place, nothing checked yet (the step before true, for a running cluster).
+PREPARE = "prepare"
 _USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _USER_TEXT = "1-64 letters, digits, _ or -, starting with a letter or digit"
 # Passwords land in a properties file, JSON, YAML and mqadmin's arguments: printable ASCII, no
@@ -94,32 +99,43 @@ def _user(name: Any, raw: Any, admin_user: str) -> AclUser:
     return AclUser(name, _password(f"{key}.password", spec["password"]), admin, tuple(grants))
 
 
-def parse_acl(
-    r: _Reader, secret_keys: frozenset[str] | None, release: ReleaseSettings, proxy: ProxySettings | None
-) -> AclSettings | None:
-    """The brokers' users and grants, or None for `acl: false` (the default).
+def acl_enabled(raw: Any, version: tuple[int, ...], target: str) -> tuple[bool, bool]:
+    """Whether rocketmq:acl ``raw`` turns access control on for this release and target (prepare
+    counts: users and grants are set up), and whether by default (auto)."""
+    word = raw.strip().lower() if isinstance(raw, str) else raw
+    if word == "auto":
+        return version >= ACL_MIN_VERSION and target in ACL_BY_DEFAULT_TARGETS, True
+    if word == PREPARE:
+        return True, False
+    if isinstance(raw, bool) or word in ("true", "false"):
+        return check.boolean("acl", raw), False
+    raise ConfigError("acl", f"must be auto, true, false or {PREPARE}; got {raw!r}")
 
+
+def parse_acl(
+    r: _Reader, secret_keys: frozenset[str] | None, release: ReleaseSettings, target: str
+) -> AclSettings | None:
+    """The brokers' users and grants, or None when access control is off.
+
+    `acl: auto` (the default) turns it on where this program sets it up (RocketMQ 5.3.0 or later)
+    and where clients come over a network (aws, hosts); then the admin's password is required, so
+    a stack made before it was the default stops at its next preview with one line saying what to
+    set, instead of restarting every broker into a cluster its clients cannot use.
     `secret_keys` are the keys Pulumi holds encrypted; when given, those holding passwords must be."""
-    enabled = check.boolean("acl", r.get("acl", False))
+    raw = r.get("acl", "auto")
+    enabled, by_default = acl_enabled(raw, release.version_tuple, target)
     if not enabled:
         # Pulumi.yaml's defaults (an admin name, no users) stand for "not set".
         for key in ("aclAdminPassword", "aclUsers"):
             if check.structured(key, r.get(key)):
-                raise ConfigError(key, "is used only with acl: true")
+                why = f" (auto: {_OFF_BY_DEFAULT})" if by_default else ""
+                raise ConfigError(key, f"is used only with acl: true; acl is off here{why}")
         return None
     if release.version_tuple < ACL_MIN_VERSION:
         raise ConfigError(
             "acl",
-            f"true needs RocketMQ 5.3.0 or later (ACL 2.0); {release.version} has only ACL 1.0 "
+            f"{raw} needs RocketMQ 5.3.0 or later (ACL 2.0); {release.version} has only ACL 1.0 "
             "(plain_acl.yml), which this program does not set up yet: use acl: false or a newer version",
-        )
-    if proxy is not None and proxy.mode == "local":
-        # Proxies of their own are checked end to end with ACL; one inside each broker is not yet.
-        raise ConfigError(
-            "proxy",
-            "local (the default for 5.x on aws and hosts) cannot be combined with acl: true yet: a proxy "
-            "inside each broker is not verified with ACL; set proxy: cluster (proxies of their own, which "
-            "check clients) or none",
         )
     for key in ("aclAdminPassword", "aclUsers"):
         declared = check.structured(key, r.get(key))  # Pulumi.yaml's defaults ("", {}) are no secrets
@@ -127,14 +143,20 @@ def parse_acl(
             raise ConfigError(key, "holds passwords, so it must be a secret (`pulumi config set --secret ...`)")
     admin_user = check.pattern("aclAdminUser", r.get("aclAdminUser", DEFAULT_ADMIN_USER), _USER, _USER_TEXT)
     if not r.has("aclAdminPassword"):
-        raise ConfigError(
-            "aclAdminPassword",
-            f"is required with acl: true: `pulumi config set --secret {NAMESPACE}:aclAdminPassword` "
-            "(the program's own user; it cannot be changed later)",
-        )
+        set_it = f"`pulumi config set --secret {NAMESPACE}:aclAdminPassword` (the program's own user; it cannot be changed later)"
+        if by_default:
+            raise ConfigError(
+                "aclAdminPassword",
+                f"is required: access control (rocketmq:acl) is on by default for RocketMQ 5.3.0 and later on "
+                f"aws and hosts; set the admin's password with {set_it} (with `{NAMESPACE}:acl {PREPARE}` first, "
+                "for a running cluster whose clients must not be refused while it turns on), or run without access "
+                "control, where whoever reaches the ports may send, read and administer: "
+                f"`pulumi config set {NAMESPACE}:acl false`",
+            )
+        raise ConfigError("aclAdminPassword", f"is required with acl: {str(raw).lower()}: {set_it}")
     admin_password = _password("aclAdminPassword", r.get("aclAdminPassword"))
     users_raw = check.structured("aclUsers", r.get("aclUsers", {}))
     if not isinstance(users_raw, Mapping):
         raise ConfigError("aclUsers", "must map user names to {password, admin, topics, groups}")
     users = tuple(_user(name, spec, admin_user) for name, spec in users_raw.items())
-    return AclSettings(admin_user, admin_password, users)
+    return AclSettings(admin_user, admin_password, users, enforced=str(raw).strip().lower() != PREPARE)

@@ -171,11 +171,13 @@ class AclUser:
 @dataclass(frozen=True)
 class AclSettings:
     """rocketmq:acl true: brokers authenticate every request and authorize it against the users'
-    grants. The admin user is the program's own (its mqadmin calls, and brokers talking to brokers)."""
+    grants. The admin user is the program's own (its mqadmin calls, and brokers talking to brokers).
+    `enforced` False (acl: prepare): the users and grants are kept, but nothing is checked yet."""
 
     admin_user: str
     admin_password: str = field(repr=False)
     users: tuple[AclUser, ...] = ()
+    enforced: bool = True
 
     @property
     def secrets(self) -> tuple[str, ...]:

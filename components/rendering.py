@@ -12,12 +12,12 @@ from typing import Any
 import jinja2
 
 from components.acl_settings import (
-    AUTH_BROKER_PROPERTIES,
-    AUTH_PROXY_SETTINGS,
     BROKER_AUTH_CONF,
     MQADMIN_HOME,
     PROXY_AUTH_CONF,
     TOOLS_YML,
+    broker_auth_properties,
+    proxy_auth_settings,
 )
 from components.config_model import ClusterConfig, ReleaseSettings
 from components.topology import BrokerNode, ProxyPorts
@@ -200,7 +200,7 @@ def render_broker_conf(
         listen_port=node.listen_port,
         store_path=cfg.store_path,
         properties=cfg.broker_properties,
-        auth_properties=AUTH_BROKER_PROPERTIES if cfg.acl is not None else {},
+        auth_properties=broker_auth_properties(cfg.acl.enforced) if cfg.acl is not None else {},
         serve_reads_from_slaves=cfg.mode.has_slaves and "slaveReadEnable" not in cfg.broker_properties,
     )
 
@@ -217,7 +217,9 @@ def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool, e
     return render(
         "proxy.json.j2",
         cluster_name=cfg.cluster_name,
-        auth_settings={key: json.dumps(value) for key, value in AUTH_PROXY_SETTINGS.items()} if cfg.acl else {},
+        auth_settings={key: json.dumps(v) for key, v in proxy_auth_settings(cfg.acl.enforced).items()}
+        if cfg.acl
+        else {},
         ports=ports,
         metrics_exporter_type=exporter,
         exporter_port=exporter_port if metrics else None,

@@ -5,9 +5,10 @@ defaults, hands the values over as the Pulumi engine does (text, lists and maps 
 validates and plans them with the program's own parse_config and plan_cluster. Prints Mermaid to
 stdout; with --svg FILE also writes an SVG drawn by Graphviz's `dot`.
 
-The SSH keys do not shape the cluster and are often not set yet when you want a picture: a
-missing one is replaced by a placeholder, and a secret (`secure:`) value is never decrypted, so
-it cannot be printed. A plain-text sshPrivateKey is refused, as the program refuses it.
+The SSH keys and the ACL passwords do not shape the cluster and are often not set yet when you
+want a picture: a missing one is replaced by a placeholder, and a secret (`secure:`) value is
+never decrypted, so it cannot be printed. A plain-text sshPrivateKey is refused, as the program
+refuses it.
 Exit status: 0 drawn, 2 bad config or arguments (one line naming the key), 1 no `dot` for --svg.
 """
 
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from components.config import parse_config
+from components.config_acl import acl_enabled
 from components.config_checks import NAMESPACE, ConfigError
 from components.topology import plan_cluster
 from components.topology_picture import graphviz_dot, mermaid
@@ -32,10 +34,14 @@ from components.topology_picture import graphviz_dot, mermaid
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PRIVATE_KEY = f"{NAMESPACE}:sshPrivateKey"
 PUBLIC_KEY = f"{NAMESPACE}:sshPublicKey"
+ADMIN_PASSWORD = f"{NAMESPACE}:aclAdminPassword"
 PLACEHOLDERS = {
     PRIVATE_KEY: "placeholder: the picture never reads the private key",
     # An all-zero ED25519 key: the shape the config's check decodes, no one's key.
     PUBLIC_KEY: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA topology-picture",
+    ADMIN_PASSWORD: "placeholder-the-picture-never-reads-it",
+    # Only a secret one is replaced, by one that the program checks alike: users shape no host.
+    f"{NAMESPACE}:aclUsers": json.dumps({"topology-picture": {"password": "placeholder-password", "admin": True}}),
 }
 # What `pulumi up` gets from the region: its zones, at most aws_fleet.MAX_ZONES of them.
 DEFAULT_ZONES = 3
@@ -78,22 +84,40 @@ def read_stack(project_dir: Path, stack: str) -> tuple[dict[str, str], frozenset
     for key, value in settings.items():
         if not key.startswith(f"{NAMESPACE}:"):
             continue  # aws:region and other providers' settings
-        if isinstance(value, dict) and set(value) == {"secure"}:
+        if _holds_secret(value):  # `--secret`, or `--secret --path` for a part of it
             if key not in PLACEHOLDERS:
-                raise ConfigError(key, "is a secret, which the picture does not decrypt; only the SSH keys may be")
+                raise ConfigError(
+                    key, "is a secret, which the picture does not decrypt; only the SSH keys and ACL passwords may be"
+                )
             secrets.add(key)
             raw[key] = PLACEHOLDERS[key]
         elif key == PRIVATE_KEY:
             raw[key] = PLACEHOLDERS[key]  # in plain text: parse_config refuses it below, without the value
         else:
             raw[key] = _as_engine_gives(value)
-    for key, placeholder in PLACEHOLDERS.items():
+    for key in (PRIVATE_KEY, PUBLIC_KEY, ADMIN_PASSWORD):
         if key == PRIVATE_KEY and raw.get(f"{NAMESPACE}:target") == "local":
             continue  # target local makes its own key, and refuses one
+        if key == ADMIN_PASSWORD and not _acl_on(raw):
+            continue  # the program refuses an admin password without access control
         if not raw.get(key):
-            raw[key] = placeholder
+            raw[key] = PLACEHOLDERS[key]
             secrets.add(key)  # as if set with --secret
     return raw, frozenset(secrets)
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, dict):
+        return set(value) == {"secure"} or any(_holds_secret(v) for v in value.values())
+    return isinstance(value, list) and any(_holds_secret(v) for v in value)
+
+
+def _acl_on(raw: dict[str, str]) -> bool:
+    try:
+        version = tuple(int(part) for part in raw.get(f"{NAMESPACE}:version", "").split("."))
+        return acl_enabled(raw.get(f"{NAMESPACE}:acl") or "auto", version, raw.get(f"{NAMESPACE}:target", "aws"))[0]
+    except (ValueError, ConfigError):
+        return False  # parse_config names the bad value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,9 @@ from typing import Any
 
 from tests.pulumi_harness import PRIVATE_KEY, PUBLIC_KEY
 
+# Access control is on by default on aws and hosts (tests/test_acl.py); the shared stacks test
+# other things, so they turn it off as a user may.
+ACL_OFF = {"acl": False}
 MODES = ("single-master", "multi-master", "master-slave-async", "master-slave-sync", "master-slave-auto")
 # The modes whose plan says which broker is master (in master-slave-auto the controllers elect it).
 FIXED_ROLE_MODES = tuple(m for m in MODES if m != "master-slave-auto")
@@ -20,6 +23,7 @@ def aws_stack(mode: str, **overrides: Any) -> dict[str, Any]:
         "sshPublicKey": PUBLIC_KEY,
         "sshCidrs": json.dumps(["203.0.113.0/24"]),
         "clientCidrs": json.dumps(["198.18.0.0/15"]),
+        **ACL_OFF,
     }
     stack.update(overrides)
     return stack
@@ -87,6 +91,7 @@ def hosts_stack(
         "target": "hosts",
         "sshPrivateKey": PRIVATE_KEY,
         "hosts": json.dumps(entries),
+        **ACL_OFF,
     }
     stack.update(overrides)
     return stack

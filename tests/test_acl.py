@@ -31,6 +31,7 @@ from components.config_checks import ConfigError
 from components.config_model import AclGrant
 from components.rendering import (
     ADMIN_LOCK,
+    PROXY_CONF,
     render_broker_script,
     render_mqadmin,
     render_proxy_conf,
@@ -41,7 +42,7 @@ from components.topology import plan_cluster
 from tests.program_commands import SECRET_SIG, broker_commands, broker_conf, written_file
 from tests.pulumi_harness import run_main_program
 from tests.shell_checks import check_script
-from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack
+from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack, local_stack
 
 ADMIN_PASSWORD = "Adm1n-pass!word"
 APP_PASSWORD = "app-Pa55word#1"
@@ -78,10 +79,45 @@ def test_users_and_grants_are_read_as_rocketmq_writes_them() -> None:
     assert parse_config(hosts_stack("single-master")).acl is None  # off unless asked for
 
 
+def _without_acl(stack: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in stack.items() if not key.startswith("acl")}
+
+
+@pytest.mark.parametrize("stack", [hosts_stack("master-slave-async"), aws_stack("single-master")], ids=["hosts", "aws"])
+@pytest.mark.parametrize("acl", [None, "auto"], ids=["unset", "auto"])
+def test_acl_is_on_by_default_on_aws_and_hosts_and_wants_the_admin_password(
+    stack: dict[str, Any], acl: str | None
+) -> None:
+    stack = _without_acl(stack) | ({} if acl is None else {"acl": acl})
+    # A stack made before access control was on by default stops here, before any resource.
+    with pytest.raises(ConfigError) as refused:
+        parse_config(stack)
+    assert refused.value.key == "rocketmq:aclAdminPassword"
+    message = str(refused.value)
+    assert "is on by default for RocketMQ 5.3.0 and later" in message and "rocketmq:acl false" in message
+    on = parse_config({**stack, "aclAdminPassword": ADMIN_PASSWORD}).acl
+    assert on is not None and on.admin_password == ADMIN_PASSWORD
+    assert parse_config({**stack, "acl": False}).acl is None
+
+
+@pytest.mark.parametrize(
+    "stack",
+    [
+        local_stack("master-slave-async"),  # this machine's loopback only
+        _without_acl(hosts_stack("multi-master", version="4.9.7")),  # ACL 1.0, which the program does not set up
+        _without_acl(hosts_stack("multi-master", version="5.2.0")),
+    ],
+    ids=["local", "4.9.7", "5.2.0"],
+)
+def test_acl_is_off_by_default_where_the_program_does_not_set_it_up(stack: dict[str, Any]) -> None:
+    assert parse_config(stack).acl is None
+    with pytest.raises(ConfigError, match=r"^rocketmq:aclAdminPassword: is used only with acl: true; acl is off"):
+        parse_config({**stack, "aclAdminPassword": ADMIN_PASSWORD})
+
+
 BAD_ACL = [
     ({"version": "4.9.7", "mode": "multi-master"}, "acl", "needs RocketMQ 5.3.0 or later"),
     ({"version": "5.2.0"}, "acl", "needs RocketMQ 5.3.0 or later"),
-    ({"proxy": "local"}, "proxy", "cannot be combined with acl: true yet"),
     ({"aclAdminPassword": ""}, "aclAdminPassword", "is required with acl: true"),
     ({"aclAdminPassword": "short"}, "aclAdminPassword", "8 to 128 printable ASCII"),
     ({"aclAdminPassword": "has a blank"}, "aclAdminPassword", "without blanks"),
@@ -101,7 +137,9 @@ BAD_ACL = [
     ({"aclUsers": json.dumps({"x": {"password": "tiny", "admin": True}})}, "aclUsers.x.password", "8 to 128"),
     ({"acl": False}, "aclAdminPassword", "is used only with acl: true"),
     ({"acl": False, "aclAdminPassword": ""}, "aclUsers", "is used only with acl: true"),
-    ({"acl": "yes"}, "acl", "must be true or false"),
+    ({"acl": "yes"}, "acl", "must be auto, true, false or prepare"),
+    ({"acl": "prepare", "version": "5.2.0"}, "acl", "prepare needs RocketMQ 5.3.0 or later"),
+    ({"acl": "prepare", "aclAdminPassword": ""}, "aclAdminPassword", "is required with acl: prepare"),
     ({"brokerProperties": json.dumps({"authenticationEnabled": "false"})}, "brokerProperties", "managed by this program"),
 ]  # fmt: skip
 
@@ -119,8 +157,6 @@ def test_acl_with_pulumi_yaml_defaults_needs_only_the_admin_password_as_a_secret
     stack = _acl_stack(aclUsers="{}", aclAdminUser="rocketmq-admin")
     acl = parse_config(stack, secret_keys=frozenset({"rocketmq:sshPrivateKey", "rocketmq:aclAdminPassword"})).acl
     assert acl is not None and acl.users == ()
-    with pytest.raises(ConfigError, match=r"^rocketmq:proxy: local \(the default for 5.x on aws and hosts\)"):
-        parse_config({key: value for key, value in stack.items() if key != "proxy"})
 
 
 @pytest.mark.parametrize("key", ["aclAdminPassword", "aclUsers"])
@@ -380,3 +416,56 @@ def test_a_proxy_host_gets_the_credentials_and_checks_its_clients() -> None:
     conf = written_file(proxy, "/etc/rocketmq/proxy.json")
     assert conf is not None and json.loads(conf)["authenticationEnabled"] is True
     assert ADMIN_PASSWORD not in proxy.inputs["stdin"] and "RuntimeDirectory=rocketmq-proxy" in proxy.inputs["stdin"]
+
+
+def test_a_proxy_inside_each_broker_checks_its_clients() -> None:
+    """rocketmq:proxy local (5.x's default): each broker's JVM runs a proxy, which checks clients
+    against its own broker's users; its credentials join its config only at start."""
+    stack = {key: value for key, value in _acl_stack().items() if key != "proxy"}
+    run = run_main_program(stack, SECRET_KEYS)
+    brokers = broker_commands(run)
+    assert len(brokers) == 4
+    for command in brokers:
+        stdin = str(command.inputs["stdin"])
+        conf = written_file(command, PROXY_CONF)
+        assert conf is not None, f"{command.name} writes no proxy config"
+        assert {key: json.loads(conf)[key] for key in AUTH_PROXY_SETTINGS} == AUTH_PROXY_SETTINGS
+        assert f'PROXY_CONFIG="{PROXY_CONF}"' in stdin and "RuntimeDirectory=rocketmq-broker" in stdin
+        assert ADMIN_PASSWORD not in stdin and APP_PASSWORD not in stdin
+    start = render_start_script(parse_config(stack).release, acl=True)
+    local = start[start.index("if [[ -n ${PROXY_CONFIG:-} ]]; then") :]
+    assert local.index('merge_proxy_credentials "$PROXY_CONFIG" "$proxy_conf"') < local.index('-pc "$proxy_conf"')
+
+
+def test_prepare_keeps_users_and_grants_and_checks_nothing_yet() -> None:
+    """acl: prepare, the step before true for a running cluster: the brokers and proxies restart
+    with users and grants (the users steps make them), both checks off; true then changes only
+    the two checks, so every user exists on every broker before any broker checks."""
+    prepared = run_main_program(_acl_stack(acl="prepare", proxy="local"), SECRET_KEYS)
+    enforced = run_main_program(_acl_stack(acl=True, proxy="local"), SECRET_KEYS)
+    assert {c.name for c in prepared.commands} == {c.name for c in enforced.commands}
+    # Only the brokers (each with its proxy inside) and their rolling restarts change: no name server restarts.
+    by_name = {c.name: c.inputs for c in enforced.commands}
+    changed = sorted(c.name for c in prepared.commands if c.inputs != by_name[c.name])
+    brokers = sorted(f"rocketmq-broker-{g}-{i}" for g in "ab" for i in "01")
+    assert changed == sorted([*brokers, *(f"{b}-rollout" for b in brokers)])
+    assert len([c for c in prepared.commands if c.name.endswith("-acl-users")]) == 4
+    enforced_brokers = {c.name: c for c in broker_commands(enforced)}
+    for before in broker_commands(prepared):
+        after = enforced_brokers.pop(before.name)
+        conf_before, conf_after = broker_conf(before), broker_conf(after)
+        assert {k: v for k, v in conf_before.items() if conf_after.get(k) != v} == {
+            "authenticationEnabled": "false",
+            "authorizationEnabled": "false",
+        }
+        assert conf_after["authenticationEnabled"] == conf_after["authorizationEnabled"] == "true"
+        assert conf_before["authenticationMetadataProvider"] == AUTH_BROKER_PROPERTIES["authenticationMetadataProvider"]
+        proxy_before = json.loads(written_file(before, PROXY_CONF) or "{}")
+        proxy_after = json.loads(written_file(after, PROXY_CONF) or "{}")
+        assert {k: v for k, v in proxy_before.items() if proxy_after.get(k) != v} == {
+            "authenticationEnabled": False,
+            "authorizationEnabled": False,
+        }
+    assert not enforced_brokers
+    users_scripts = {c.name: c.inputs["stdin"] for c in prepared.commands if c.name.endswith("-acl-users")}
+    assert users_scripts == {c.name: c.inputs["stdin"] for c in enforced.commands if c.name.endswith("-acl-users")}

@@ -10,12 +10,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from components.config import CONFIG_KEYS, parse_config
+from components.config_checks import ConfigError
 from components.config_model import DEFAULT_VERSION
 from tests.e2e import rocketmq_dist
 from tests.pulumi_harness import PRIVATE_KEY, PROJECT_ROOT, PUBLIC_KEY
+
+ADMIN_PASSWORD = "an-Adm1n-password"
 
 
 def _load(name: str) -> dict:  # type: ignore[type-arg]
@@ -37,10 +41,12 @@ def test_pulumi_yaml_declares_every_key() -> None:
 
 def test_pulumi_yaml_defaults_are_accepted_by_the_program() -> None:
     defaults = {key: d["default"] for key, d in _load("Pulumi.yaml")["config"].items() if "default" in d}
-    cfg = parse_config(
-        {**defaults, "sshPrivateKey": PRIVATE_KEY, "sshPublicKey": PUBLIC_KEY, "sshCidrs": '["203.0.113.0/24"]'}
-    )
-    assert cfg.mode.value == "single-master" and cfg.target == "aws"
+    keys = {"sshPrivateKey": PRIVATE_KEY, "sshPublicKey": PUBLIC_KEY, "sshCidrs": '["203.0.113.0/24"]'}
+    # Access control is on by default: the admin's password is the one more thing to set.
+    with pytest.raises(ConfigError, match=r"^rocketmq:aclAdminPassword: is required: access control .* on by default"):
+        parse_config({**defaults, **keys})
+    cfg = parse_config({**defaults, **keys, "aclAdminPassword": ADMIN_PASSWORD})
+    assert cfg.mode.value == "single-master" and cfg.target == "aws" and cfg.acl is not None
 
 
 def test_one_default_release_everywhere() -> None:
@@ -53,9 +59,12 @@ def test_one_default_release_everywhere() -> None:
 def test_dev_stack_is_valid() -> None:
     stack = _load("Pulumi.dev.yaml")["config"]
     ours = {k: json.dumps(v) if isinstance(v, list) else v for k, v in stack.items() if k.startswith("rocketmq:")}
-    cfg = parse_config({**ours, "rocketmq:sshPrivateKey": PRIVATE_KEY, "rocketmq:sshPublicKey": PUBLIC_KEY})
-    assert cfg.mode.value == "single-master"
+    # What the file's comment says to set before `pulumi up`.
+    keys = {"rocketmq:sshPrivateKey": PRIVATE_KEY, "rocketmq:sshPublicKey": PUBLIC_KEY}
+    cfg = parse_config({**ours, **keys, "rocketmq:aclAdminPassword": ADMIN_PASSWORD})
+    assert cfg.mode.value == "single-master" and cfg.acl is not None
     assert "aws:region" in stack
+    assert "pulumi config set --secret rocketmq:aclAdminPassword" in (PROJECT_ROOT / "Pulumi.dev.yaml").read_text()
 
 
 def test_readme_documents_every_key_and_the_two_commands() -> None:
@@ -104,6 +113,7 @@ def test_workflow_gives_pull_request_code_nothing_to_leak() -> None:
     stack = next(s for s in preview["steps"] if "ssh-keygen" in s.get("run", ""))
     assert 'PULUMI_BACKEND_URL="file://$RUNNER_TEMP/pulumi-state"' in stack["run"]
     assert "--secret rocketmq:sshPrivateKey" in stack["run"]
+    assert "--secret rocketmq:aclAdminPassword" in stack["run"]  # access control is on by default
 
 
 def test_repository_scripts_pass_shellcheck() -> None:

@@ -71,7 +71,8 @@ ACL: dict[str, Any] = {
     "aclUsers": json.dumps({"orders-app": {"password": ACL_PASSWORDS["orders-app"], "topics": {"orders": "PUB"}}}),
 }
 ACL_STACKS = [
-    ("hosts-async", hosts_stack("master-slave-async", **ACL)),
+    # proxy local, 5.x's default there: a proxy inside each broker
+    ("hosts-async", hosts_stack("master-slave-async", **{**ACL, "proxy": "local"})),
     ("aws-auto", aws_stack("master-slave-auto", **ACL)),
     ("local-multi", local_stack("multi-master", **ACL)),
 ]

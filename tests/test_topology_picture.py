@@ -113,7 +113,8 @@ def test_cli_draws_the_dev_stack_as_the_program_reads_it() -> None:
     assert result.returncode == 0, result.stderr
     stack = yaml.safe_load((PROJECT_ROOT / "Pulumi.dev.yaml").read_text())["config"]
     ours = {k: json.dumps(v) if isinstance(v, list) else v for k, v in stack.items() if k.startswith("rocketmq:")}
-    cfg = parse_config({**ours, "rocketmq:sshPrivateKey": PRIVATE_KEY, "rocketmq:sshPublicKey": PUBLIC_KEY})
+    keys = {"rocketmq:sshPrivateKey": PRIVATE_KEY, "rocketmq:sshPublicKey": PUBLIC_KEY}
+    cfg = parse_config({**ours, **keys, "rocketmq:aclAdminPassword": "not-set-in-the-file"})
     assert result.stdout == mermaid(plan_cluster(cfg, zones=ZONES), cfg)
 
 
@@ -132,6 +133,25 @@ def test_cli_reads_yaml_lists_and_secure_keys(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == (GOLDEN / "topology-hosts-master-slave-async.mmd").read_text()
     assert CIPHERTEXT not in result.stdout + result.stderr
+
+
+def test_cli_draws_a_stack_whose_acl_passwords_are_secrets(tmp_path: Path) -> None:
+    config = {
+        "rocketmq:mode": "multi-master",
+        "rocketmq:sshCidrs": ["203.0.113.0/24"],
+        "rocketmq:sshPrivateKey": {"secure": CIPHERTEXT},
+        "rocketmq:aclAdminPassword": {"secure": CIPHERTEXT + "a"},
+        # as `pulumi config set --secret --path 'rocketmq:aclUsers.app.password'` writes it
+        "rocketmq:aclUsers": {"app": {"password": {"secure": CIPHERTEXT + "b"}, "topics": {"orders": "PUB"}}},
+    }
+    result = _run(_project(tmp_path, config), "--stack", "test")
+    assert result.returncode == 0, result.stderr
+    assert "broker-b" in result.stdout and CIPHERTEXT not in result.stdout + result.stderr
+    # Off, the program refuses an admin password: the picture adds none of its own.
+    off = _run(
+        _project(tmp_path, {**config, "rocketmq:acl": False, "rocketmq:aclAdminPassword": ""}), "--stack", "test"
+    )
+    assert off.returncode == 2 and off.stderr.startswith("rocketmq:aclUsers: is used only with acl: true"), off.stderr
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from tests.e2e.cluster_harness import (
     wait_until,
 )
 from tests.e2e.testhosts import Host, TestNetwork
-from tests.e2e.traffic import ChangeUnderTraffic, change_under_traffic
+from tests.e2e.traffic import ChangeUnderTraffic, Credentials, change_under_traffic
 
 BROKER_UNIT = "rocketmq-broker.service"
 NAMESRV_UNIT = "rocketmq-namesrv.service"
@@ -50,6 +50,8 @@ class RunningCluster:
     expected: set[tuple[str, int, str]]
     # The clients' route refresh: the stack's clientRouteRefreshSeconds (None: RocketMQ's 30 s).
     route_refresh_seconds: int | None = None
+    # rocketmq:acl: the user the steady traffic of a change signs as.
+    credentials: Credentials | None = None
 
     def change(self, name: str, config: dict[str, Any], then: Callable[[], None] = lambda: None) -> ChangeUnderTraffic:
         return change_under_traffic(
@@ -64,6 +66,7 @@ class RunningCluster:
             expected=self.expected,
             then=then,
             route_refresh_seconds=self.route_refresh_seconds,
+            credentials=self.credentials,
         )
 
     def broker_pids(self) -> dict[str, int]:

@@ -16,6 +16,7 @@ import pytest
 
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
+from tests.e2e.acl_scenario import acl_turned_on_under_traffic
 from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
@@ -324,6 +325,16 @@ def test_cluster_lifecycle(
         got = consume(net, client_classpath, namesrv, ha_topic, group=ha_group, count=MESSAGES, verbose=True)
         assert set(got) == new_keys, f"{len(set(got) - new_keys)} re-read, {len(new_keys - set(got))} missing"
         net.ssh(master, "sudo -n systemctl start rocketmq-broker.service", check=True)
+
+        # -- acl turned on for the running cluster, whose proxies run inside the brokers
+        # (tests/e2e/acl_scenario.py): one broker restarts at a time, then every grant holds
+        wait_for_cluster(net, probe, namesrv, expected)
+        acl_turned_on_under_traffic(
+            cluster,
+            hosts=[net.host(h["name"]) for h in hosts],
+            broker_hosts=broker_hosts,
+            proxy_endpoints=stack.outputs()["proxyEndpoints"],
+        )
 
     # -- destroy: services stopped and disabled on every host
     stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)

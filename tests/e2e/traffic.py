@@ -177,8 +177,10 @@ class SteadyTraffic:
         rate: int = 20,
         drain_seconds: int = 180,
         route_refresh_seconds: int | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self._net = net
+        self._env = _signing_env(credentials)
         self._argv = rocketmq_dist.client_command(
             classpath,
             "steady",
@@ -194,7 +196,7 @@ class SteadyTraffic:
         self.result: SteadyResult | None = None
 
     def __enter__(self) -> SteadyTraffic:
-        options: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+        options: dict[str, Any] = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True, "env": self._env}
         if self._net is None:
             self._proc = subprocess.Popen(self._argv, start_new_session=True, **options)
         else:
@@ -331,13 +333,21 @@ def change_under_traffic(
     expected: set[tuple[str, int, str]],
     then: Callable[[], None] = lambda: None,
     route_refresh_seconds: int | None = None,
+    credentials: Credentials | None = None,
 ) -> ChangeUnderTraffic:
     """Sets ``config`` and runs `pulumi up` (then ``then``) while SteadyTraffic sends and reads
-    ``topic`` and DownedBrokers samples which of ``expected`` are missing."""
+    ``topic`` (signing as ``credentials``' user) and DownedBrokers samples which of ``expected``
+    are missing."""
     stack.set_config(config)
     with (
         SteadyTraffic(
-            net, classpath, namesrv_addr, topic, group, route_refresh_seconds=route_refresh_seconds
+            net,
+            classpath,
+            namesrv_addr,
+            topic,
+            group,
+            route_refresh_seconds=route_refresh_seconds,
+            credentials=credentials,
         ) as traffic,
         DownedBrokers(net, namesrv_addr, expected) as downed,
     ):
