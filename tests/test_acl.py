@@ -76,7 +76,7 @@ def test_users_and_grants_are_read_as_rocketmq_writes_them() -> None:
     )
     assert ops.admin and ops.grants == ()
     assert ADMIN_PASSWORD not in repr(acl) and APP_PASSWORD not in repr(acl)
-    assert parse_config(hosts_stack("single-master")).acl is None  # off unless asked for
+    assert parse_config(hosts_stack("single-master", acl=False)).acl is None
 
 
 def _without_acl(stack: dict[str, Any]) -> dict[str, Any]:
