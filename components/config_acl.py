@@ -134,7 +134,7 @@ def parse_acl(
     if release.version_tuple < ACL_MIN_VERSION:
         raise ConfigError(
             "acl",
-            f"{raw} needs RocketMQ 5.3.0 or later (ACL 2.0); {release.version} has only ACL 1.0 "
+            f"{str(raw).lower()} needs RocketMQ 5.3.0 or later (ACL 2.0); {release.version} has only ACL 1.0 "
             "(plain_acl.yml), which this program does not set up yet: use acl: false or a newer version",
         )
     for key in ("aclAdminPassword", "aclUsers"):
