@@ -99,10 +99,15 @@ def _user(name: Any, raw: Any, admin_user: str) -> AclUser:
     return AclUser(name, _password(f"{key}.password", spec["password"]), admin, tuple(grants))
 
 
+def _word(raw: Any) -> Any:
+    """rocketmq:acl as compared: text trimmed and lower-cased, anything else as given."""
+    return raw.strip().lower() if isinstance(raw, str) else raw
+
+
 def acl_enabled(raw: Any, version: tuple[int, ...], target: str) -> tuple[bool, bool]:
     """Whether rocketmq:acl ``raw`` turns access control on for this release and target (prepare
     counts: users and grants are set up), and whether by default (auto)."""
-    word = raw.strip().lower() if isinstance(raw, str) else raw
+    word = _word(raw)
     if word == "auto":
         return version >= ACL_MIN_VERSION and target in ACL_BY_DEFAULT_TARGETS, True
     if word == PREPARE:
@@ -159,4 +164,4 @@ def parse_acl(
     if not isinstance(users_raw, Mapping):
         raise ConfigError("aclUsers", "must map user names to {password, admin, topics, groups}")
     users = tuple(_user(name, spec, admin_user) for name, spec in users_raw.items())
-    return AclSettings(admin_user, admin_password, users, enforced=str(raw).strip().lower() != PREPARE)
+    return AclSettings(admin_user, admin_password, users, enforced=_word(raw) != PREPARE)
