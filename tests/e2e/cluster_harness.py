@@ -20,7 +20,7 @@ import yaml
 
 from components.rendering import CLUSTER_INFO, LOG_DIR, MQADMIN
 from tests.e2e import rocketmq_dist
-from tests.e2e.testhosts import Host, TestNetwork
+from tests.e2e.testhosts import Host, SSHResult, TestNetwork
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # scripts/ and localhosts/: target local builds its rootfs and boots its machines with them.
@@ -214,11 +214,16 @@ def places_holding(net: TestNetwork, hosts: Sequence[Host], stack: PulumiStack, 
 # ------------------------------------------------------------------ checks with RocketMQ's tools
 
 
-def mqadmin(net: TestNetwork, host: Host, namesrv_addr: str, *args: str, timeout: float = 120) -> str:
+def mqadmin_run(net: TestNetwork, host: Host, namesrv_addr: str, *args: str, timeout: float = 120) -> SSHResult:
     """RocketMQ's mqadmin on a host, through the small-heap wrapper the program installs there."""
     quoted = " ".join(shlex.quote(a) for a in args)
     command = f"sudo -n -u rocketmq {MQADMIN} {quoted} -n {shlex.quote(namesrv_addr)}"
-    return net.ssh(host, command, timeout=timeout).stdout
+    return net.ssh(host, command, timeout=timeout)
+
+
+def mqadmin(net: TestNetwork, host: Host, namesrv_addr: str, *args: str, timeout: float = 120) -> str:
+    """What mqadmin_run printed on standard output."""
+    return mqadmin_run(net, host, namesrv_addr, *args, timeout=timeout).stdout
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from components.rendering import render
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PulumiStack
+from tests.e2e.machine_stalls import MachineStalls, Stall
 from tests.e2e.testhosts import TestNetwork
 
 
@@ -162,6 +163,11 @@ class SteadyResult:
         return (self.failed_last_ms - self.failed_first_ms) / 1000 if self.failed else 0.0
 
 
+# How long the steady producer's send may take, RocketMQ's retries included (its default is 3 s:
+# a send that reaches a broker as it stops would fail).
+STEADY_SEND_TIMEOUT_SECONDS = 10
+
+
 class SteadyTraffic:
     """A producer sending ``rate`` keyed messages a second and a consumer reading them, both
     running through whatever happens inside the ``with`` block; ``result`` counts what was lost."""
@@ -189,6 +195,7 @@ class SteadyTraffic:
             group,
             str(rate),
             str(drain_seconds),
+            str(STEADY_SEND_TIMEOUT_SECONDS * 1000),
             route_refresh_seconds=route_refresh_seconds,
         )
         self._timeout = drain_seconds + 120
@@ -288,6 +295,7 @@ class ChangeUnderTraffic:
     most_down_at_once: int  # expected brokers missing from clusterList at one sample
     down_samples: list[set[tuple[str, str]]]  # each distinct set of brokers no name server lists, in order
     port_states: list[set[str]]  # each distinct set of broker ports refusing connections, in order
+    stalls: list[Stall]  # times this whole machine stood still during the change
 
     @property
     def most_stopped_at_once(self) -> int:
@@ -305,14 +313,24 @@ class ChangeUnderTraffic:
             f"failed {t.failed} over {t.failing_seconds:.1f}s, lost {t.lost}, duplicates {t.duplicates}; "
             f"most brokers down at once {self.most_down_at_once} (registered), {self.most_stopped_at_once} (port); "
             f"stopped at some point {len(self.seen_stopped)}"
+            + "".join(f"; this machine stood still {stall.seconds:.0f}s" for stall in self.stalls)
         )
+
+    @property
+    def failed_in_a_stall(self) -> bool:
+        """Whether every failed send failed while this machine stood still, or within a send's
+        timeout after: its cluster, clients and clock stopped together, and a send in flight
+        outlived its timeout with no broker at fault."""
+        t = self.traffic
+        first, last = t.failed_first_ms / 1000, t.failed_last_ms / 1000
+        return any(stall.covers(first, last, after=STEADY_SEND_TIMEOUT_SECONDS + 5) for stall in self.stalls)
 
     def check(self, *, most_down: int, sends_may_fail: bool = False) -> None:
         """Nothing acknowledged was lost; no send failed (unless allowed); at most ``most_down``
         brokers were missing from clusterList, or not running, at once."""
         print(f"\n{self}")
         assert self.traffic.acked > 0 and self.traffic.lost == 0, self.traffic.output
-        assert sends_may_fail or self.traffic.failed == 0, self.traffic.output
+        assert sends_may_fail or self.traffic.failed == 0 or self.failed_in_a_stall, self.traffic.output
         # Without a sample of each kind the figures below would hold vacuously.
         assert self.down_samples, "no name server answered broker_watch.py during the change"
         assert self.port_states, "broker_watch.py reported no port states"
@@ -350,6 +368,7 @@ def change_under_traffic(
             credentials=credentials,
         ) as traffic,
         DownedBrokers(net, namesrv_addr, expected) as downed,
+        MachineStalls() as stalls,
     ):
         started = time.monotonic()
         up = stack.up()
@@ -357,5 +376,5 @@ def change_under_traffic(
         then()
     assert traffic.result is not None
     return ChangeUnderTraffic(
-        name, up, seconds, traffic.result, downed.most_at_once, downed.samples, downed.port_states
+        name, up, seconds, traffic.result, downed.most_at_once, downed.samples, downed.port_states, stalls.stalls
     )

@@ -68,6 +68,11 @@ public final class RmqCheck {
     private static final int MAX_ERRORS_SHOWN = 5;
     // A consumer's start attempts (-Drmqcheck.startAttempts; 1 where a refusal is what a check expects).
     private static final int START_ATTEMPTS = Integer.getInteger("rmqcheck.startAttempts", 10);
+    // A consumer's heartbeat interval (RocketMQ's default: 30 s). The client's first rebalance sends
+    // a heartbeat with the subscription's new version, but skips it when the scheduled heartbeat,
+    // due 1 s after start, holds the lock (apache/rocketmq#8970); until the next heartbeat the broker
+    // answers every pull "subscription not latest", and the consumer reads nothing.
+    private static final int CONSUMER_HEARTBEAT_MS = 3_000;
 
     private RmqCheck() {
     }
@@ -79,9 +84,9 @@ public final class RmqCheck {
         try {
             if (args.size() == 4 && args.get(0).equals("produce")) {
                 status = produce(args.get(1), args.get(2), Integer.parseInt(args.get(3)), verbose);
-            } else if (args.size() == 6 && args.get(0).equals("steady")) {
+            } else if (args.size() == 7 && args.get(0).equals("steady")) {
                 status = steady(args.get(1), args.get(2), args.get(3), Integer.parseInt(args.get(4)),
-                    Long.parseLong(args.get(5)));
+                    Long.parseLong(args.get(5)), Integer.parseInt(args.get(6)));
             } else if (args.size() == 6 && args.get(0).equals("consume")) {
                 status = consume(args.get(1), args.get(2), args.get(3), Integer.parseInt(args.get(4)),
                     Long.parseLong(args.get(5)), verbose);
@@ -103,7 +108,7 @@ public final class RmqCheck {
     private static int usage() {
         System.err.println("usage: RmqCheck produce <namesrvAddr> <topic> <count> [--verbose]");
         System.err.println("       RmqCheck consume <namesrvAddr> <topic> <group> <expected> <timeoutSeconds> [--verbose]");
-        System.err.println("       RmqCheck steady <namesrvAddr> <topic> <group> <perSecond> <drainSeconds>");
+        System.err.println("       RmqCheck steady <namesrvAddr> <topic> <group> <perSecond> <drainSeconds> <sendTimeoutMs>");
         return 2;
     }
 
@@ -208,8 +213,8 @@ public final class RmqCheck {
         return distinct >= expected ? 0 : 1;
     }
 
-    static int steady(String namesrv, String topic, String group, int perSecond, long drainSeconds)
-        throws Exception {
+    static int steady(String namesrv, String topic, String group, int perSecond, long drainSeconds,
+        int sendTimeoutMs) throws Exception {
         String run = runId();
         final String prefix = TAG + "-" + run + "-";
         final Set<String> acked = ConcurrentHashMap.newKeySet();
@@ -237,7 +242,7 @@ public final class RmqCheck {
         });
 
         DefaultMQProducer producer = producer("rmqcheck_steady_producer", namesrv, run);
-        producer.setSendMsgTimeout(10_000);
+        producer.setSendMsgTimeout(sendTimeoutMs);
         producer.start();
         long sent = 0;
         long notOk = 0;
@@ -309,6 +314,7 @@ public final class RmqCheck {
             DefaultMQPushConsumer consumer = configured(
                 new DefaultMQPushConsumer(group, credentials(), new AllocateMessageQueueAveragely()), namesrv, run);
             consumer.setConsumeFromWhere(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET);
+            consumer.setHeartbeatBrokerInterval(CONSUMER_HEARTBEAT_MS);
             consumer.subscribe(topic, "*");
             consumer.registerMessageListener(new MessageListenerConcurrently() {
                 @Override
