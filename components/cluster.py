@@ -9,6 +9,7 @@ from typing import Any
 
 import pulumi
 
+from components.acl_admin_identity import AclAdminIdentity
 from components.broker_pair import BrokerPair, BrokerPairArgs
 from components.config_model import ClusterConfig
 from components.controller_tier import ControllerTier, ControllerTierArgs
@@ -89,6 +90,8 @@ def _local_fleet(cfg: ClusterConfig) -> tuple[ClusterPlan, LocalFleet]:
 
 def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> ClusterOutputs:
     """`private_key` is the stack's sshPrivateKey; target local makes its own (None here)."""
+    # Registered first: a changed admin stops the preview (and an update) at its check.
+    acl_admin = None if cfg.acl is None else AclAdminIdentity("rocketmq-acl-admin", cfg.acl)
     mirror: pulumi.Input[str] | None = None
     if cfg.target == "local":
         plan, fleet = _local_fleet(cfg)
@@ -118,6 +121,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 mirror=mirror,
                 firewall_rules=None if sources is None else firewall_rules(planned, sources),
                 acl=cfg.acl,
+                acl_admin=acl_admin,
             ),
         )
         for planned in plan.hosts

@@ -26,8 +26,10 @@ class RocketMqHostArgs:
     mirror: pulumi.Input[str] | None = None
     # What the host's firewall (firewalld or ufw, when active) lets in; None: the program leaves it alone.
     firewall_rules: tuple[FirewallRule, ...] | None = None
-    # rocketmq:acl: the admin's credentials, which the brokers and mqadmin on this host need.
+    # rocketmq:acl: the admin's credentials, which the brokers and mqadmin on this host need, and
+    # the resource whose check refuses another admin than the brokers keep (written only after it).
     acl: AclSettings | None = None
+    acl_admin: pulumi.Resource | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
@@ -86,7 +88,7 @@ class RocketMqHost(pulumi.ComponentResource):
                     args.connection,
                     pulumi.Output.secret(render_credentials_script(self.key, args.acl)),
                     parent=self,
-                    depends_on=[self.prepared],
+                    depends_on=[self.prepared, *([args.acl_admin] if args.acl_admin is not None else [])],
                     delete=DELETE_FROM_STDIN,
                     triggers=self.machine_triggers,
                 )

@@ -80,6 +80,12 @@ class AclUsers:
         stack.set_secret(f"aclUsers.{name}.password", changed.passwords[name], path=True)
         return changed
 
+    def with_new_admin_password(self, stack: PulumiStack) -> AclUsers:
+        """Gives the admin a new password in the stack config (which the next `up` refuses)."""
+        changed = dataclasses.replace(self, admin_password=_password())
+        stack.set_secret("aclAdminPassword", changed.admin_password)
+        return changed
+
 
 @dataclass(frozen=True)
 class Clients:
@@ -166,7 +172,7 @@ def check_changed_password(clients: Clients, topic: str, before: AclUsers, after
 
 def passwords_in_plaintext(net: TestNetwork, stack: PulumiStack, *users: AclUsers) -> list[str]:
     """Where any password any of ``users`` had shows in plaintext (nowhere, we expect)."""
-    every = {users[0].admin_password, *(password for each in users for password in each.passwords.values())}
+    every = {password for each in users for password in (each.admin_password, *each.passwords.values())}
     return places_holding(net, net.hosts, stack, *sorted(every))
 
 

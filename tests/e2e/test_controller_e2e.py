@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from components.acl_settings import TOOLS_YML
 from tests.e2e.acl_scenario import (
     AclUsers,
     Clients,
@@ -251,6 +252,17 @@ def test_controllers_of_their_own(
         ), output[-3000:]
         stack.set_config({"hosts": config["hosts"]})
 
+        # -- another admin password: refused at its check, before any step; every host keeps its admin
+        tools_yml = {h.name: net.ssh(h, f"sudo -n sha256sum {TOOLS_YML}", check=True).stdout for h in net.hosts}
+        other_admin = users.with_new_admin_password(stack)
+        refused = stack.up(check=False)
+        output = refused.stdout + refused.stderr
+        assert (
+            refused.returncode != 0 and "differs from the admin this cluster's brokers were started with" in output
+        ), output[-3000:]
+        assert {h.name: net.ssh(h, f"sudo -n sha256sum {TOOLS_YML}", check=True).stdout for h in net.hosts} == tools_yml
+        users.configure(stack)
+
         # -- the old master comes back: a replica again, with the users it kept in its store
         net.ssh(old_master, f"sudo -n systemctl start {BROKER_UNIT}", check=True)
         wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
@@ -270,7 +282,9 @@ def test_controllers_of_their_own(
         check_changed_password(clients, users.check_topic, users, changed, "e2e-pub")
         key_material = net.private_key_path.read_text().strip().splitlines()[1]
         assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
-        assert passwords_in_plaintext(net, stack, users, changed) == [], "an ACL password shows in plaintext"
+        assert passwords_in_plaintext(net, stack, users, changed, other_admin) == [], (
+            "an ACL password shows in plaintext"
+        )
 
         # -- destroy: the controller stops with the rest, and the firewalls close what up opened
         stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
