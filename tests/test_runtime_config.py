@@ -86,3 +86,41 @@ def test_only_the_broker_script_applies_settings_at_runtime() -> None:
         assert f" {key} " in broker.split("RUNTIME_PROPERTIES=", 1)[1].splitlines()[0]
     namesrv = namesrv_rendering.render_namesrv_script(cfg, "n1", "10.0.0.9")
     assert "updateBrokerConfig" not in namesrv and "RUNTIME_CONF" not in namesrv
+
+
+def _apply(tmp_path: Path, changes: str, shown_from_round: int) -> subprocess.CompletedProcess[str]:
+    """Runs the rendered apply_at_runtime against a stand-in mqadmin whose broker shows the new
+    values from its ``shown_from_round``-th getBrokerConfig on (0: never)."""
+    lib = tmp_path / "runtime.sh"
+    lib.write_text(rendering.render("_runtime_config.sh.j2", runtime_properties=rendering.RUNTIME_BROKER_PROPERTIES))
+    stand_ins = f"""
+BROKER_ENDPOINT=10.0.0.9:10911
+log() {{ echo "LOG $*" >&2; }}
+mqadmin() {{
+  echo "$*" >>calls
+  if [[ $1 == getBrokerConfig ]]; then
+    reads=$(grep -c '^getBrokerConfig' calls)
+    if (({shown_from_round} > 0 && reads >= {shown_from_round})); then echo 'fileReservedTime = 24'; fi
+    echo 'deleteWhen = 04'
+  fi
+}}
+"""
+    script = f'set -euo pipefail\n. "$1"\n{stand_ins}\nRUNTIME_APPLY_PAUSE=0\napply_at_runtime "$2"'
+    return subprocess.run(
+        ["bash", "-c", script, "_", str(lib), changes], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+
+def test_a_runtime_setting_the_broker_shows_late_is_set_again_not_restarted(tmp_path: Path) -> None:
+    done = _apply(tmp_path, "fileReservedTime=24", shown_from_round=2)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls.count("updateBrokerConfig -b 10.0.0.9:10911 -k fileReservedTime -v 24") == 2
+    assert "round 1 of 3" in done.stderr and "round 2" not in done.stderr
+
+
+def test_a_runtime_setting_never_shown_leaves_the_restart_to_the_rollout(tmp_path: Path) -> None:
+    done = _apply(tmp_path, "fileReservedTime=24", shown_from_round=0)
+    assert done.returncode == 1
+    assert "does not show fileReservedTime=24 after updateBrokerConfig (round 3 of 3)" in done.stderr
+    assert (tmp_path / "calls").read_text().count("getBrokerConfig") == 3
