@@ -357,7 +357,9 @@ def change_under_traffic(
     ``topic`` (signing as ``credentials``' user) and DownedBrokers samples which of ``expected``
     are missing."""
     stack.set_config(config)
+    # The stall watch outlasts the traffic: a send in flight when the change ends is covered too.
     with (
+        MachineStalls() as stalls,
         SteadyTraffic(
             net,
             classpath,
@@ -368,7 +370,6 @@ def change_under_traffic(
             credentials=credentials,
         ) as traffic,
         DownedBrokers(net, namesrv_addr, expected) as downed,
-        MachineStalls() as stalls,
     ):
         started = time.monotonic()
         up = stack.up()
