@@ -3,9 +3,11 @@
  * end-to-end tests.  Compiles against rocketmq-client 4.9.x and 5.x.
  *
  *   RmqCheck produce <namesrvAddr> <topic> <count> [--verbose]
- *       sync-sends <count> messages; prints "SENT <ok> <failed>";
- *       exit 0 iff failed == 0.  --verbose prints "KEY <key> <msgId> <queue>"
- *       per message.
+ *       sync-sends <count> messages; prints "SENT <ok> <failed>" and
+ *       "RETRIED <n>"; exit 0 iff failed == 0.  A send that fails before any
+ *       broker answered (a route query or a request that timed out) is sent
+ *       again, SEND_ATTEMPTS times in all; a broker's answer (a refusal too)
+ *       is final.  --verbose prints "KEY <key> <msgId> <queue>" per message.
  *
  *   RmqCheck consume <namesrvAddr> <topic> <group> <expected> <timeoutSeconds> [--verbose]
  *       push-consumes from the first offset (new group) until <expected>
@@ -54,6 +56,7 @@ import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAverage
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyContext;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
+import org.apache.rocketmq.client.exception.MQBrokerException;
 import org.apache.rocketmq.client.exception.MQClientException;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
 import org.apache.rocketmq.client.producer.SendResult;
@@ -66,6 +69,9 @@ import org.apache.rocketmq.remoting.RPCHook;
 public final class RmqCheck {
     private static final String TAG = "rmqcheck";
     private static final int MAX_ERRORS_SHOWN = 5;
+    // A plain produce's tries per message: a name server that misses the client's 3 s deadline on a
+    // just-started, loaded host fails a send before the producer's own retries begin.
+    private static final int SEND_ATTEMPTS = 3;
     // A consumer's start attempts (-Drmqcheck.startAttempts; 1 where a refusal is what a check expects).
     private static final int START_ATTEMPTS = Integer.getInteger("rmqcheck.startAttempts", 10);
     // A consumer's heartbeat interval (RocketMQ's default: 30 s). The client's first rebalance sends
@@ -160,12 +166,27 @@ public final class RmqCheck {
         producer.start();
         int ok = 0;
         int failed = 0;
+        int retried = 0;
         try {
             for (int i = 0; i < count; i++) {
                 String key = TAG + "-" + run + "-" + i;
                 Message msg = new Message(topic, TAG, key, key.getBytes(StandardCharsets.UTF_8));
                 try {
-                    SendResult result = producer.send(msg);
+                    SendResult result = null;
+                    for (int attempt = 1; result == null; attempt++) {
+                        try {
+                            result = producer.send(msg);
+                        } catch (MQBrokerException e) {
+                            throw e;
+                        } catch (Exception e) {
+                            if (attempt >= SEND_ATTEMPTS) {
+                                throw e;
+                            }
+                            retried++;
+                            System.out.println("RETRY send " + key + ": " + e);
+                            Thread.sleep(1_000);
+                        }
+                    }
                     if (result.getSendStatus() == SendStatus.SEND_OK) {
                         ok++;
                     } else {
@@ -187,6 +208,7 @@ public final class RmqCheck {
             producer.shutdown();
         }
         System.out.println("SENT " + ok + " " + failed);
+        System.out.println("RETRIED " + retried);
         return failed == 0 ? 0 : 1;
     }
 
