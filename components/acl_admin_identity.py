@@ -7,7 +7,10 @@ Changed in the stack config, the admin would go on to every host's credentials f
 brokers would refuse it: the program's users steps and health checks, the brokers' requests to
 each other and proxies of their own, all signed as the admin. So a change is refused at the
 preview, before any step runs; the state keeps a digest of the identity (as a secret), never the
-password."""
+password.
+
+It also pins the ACL model (RocketMQ's ACL 1.0 on 4.9.x, 2.0 on 5.3.0 and later): a release change
+from one line to the other with access control on is refused the same way."""
 
 from __future__ import annotations
 
@@ -30,6 +33,14 @@ CHANGED_ADMIN = (
 )
 
 
+CHANGED_MODEL = (
+    f"{NAMESPACE}:version moves between RocketMQ 4.9.x (ACL 1.0, users in plain_acl.yml) and 5.3.0 or later (ACL "
+    f"2.0, users in each broker's store) while {NAMESPACE}:acl is on; part-way through the rolling restart the "
+    "brokers of one line would not know the other's users. Not supported in one step: set acl: false for the "
+    "release change, then turn access control on again (acl: prepare, then true; see the README's Security section)"
+)
+
+
 def admin_fingerprint(acl: AclSettings) -> str:
     """A digest of the admin's name and password: equal digests, same admin."""
     return hashlib.sha256(f"rocketmq-acl-admin\0{acl.admin_user}\0{acl.admin_password}".encode()).hexdigest()
@@ -41,10 +52,14 @@ class _AdminIdentityProvider(pulumi.dynamic.ResourceProvider):
     engine's provider process imports it): renaming either breaks every stack that holds one."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
+        failures = []
         old = _olds.get("fingerprint")
         if old and old != news.get("fingerprint"):
-            return pulumi.dynamic.CheckResult(news, [pulumi.dynamic.CheckFailure("fingerprint", CHANGED_ADMIN)])
-        return pulumi.dynamic.CheckResult(news, [])
+            failures.append(pulumi.dynamic.CheckFailure("fingerprint", CHANGED_ADMIN))
+        # Pins made before the model was pinned hold none: they are all ACL 2.0.
+        if _olds and _olds.get("model", 2) != news.get("model", 2):
+            failures.append(pulumi.dynamic.CheckFailure("model", CHANGED_MODEL))
+        return pulumi.dynamic.CheckResult(news, failures)
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         # A random id: the state and the outputs show ids in plaintext, and a part of the digest
@@ -61,5 +76,8 @@ class AclAdminIdentity(pulumi.dynamic.Resource):
 
     def __init__(self, name: str, acl: AclSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(
-            _AdminIdentityProvider(), name, {"fingerprint": pulumi.Output.secret(admin_fingerprint(acl))}, opts
+            _AdminIdentityProvider(),
+            name,
+            {"fingerprint": pulumi.Output.secret(admin_fingerprint(acl)), "model": acl.model},
+            opts,
         )

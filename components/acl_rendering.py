@@ -1,5 +1,5 @@
-"""What rocketmq:acl puts on the hosts (RocketMQ's ACL 2.0): the broker settings that turn it on,
-the credentials files, and the script that keeps each broker's users and grants as declared.
+"""What rocketmq:acl puts on the hosts: the credentials files, and (ACL 2.0) the script that keeps
+each broker's users and grants as declared, or (ACL 1.0, 4.9.x) the brokers' plain_acl.yml.
 
 broker.conf itself stays free of passwords (its configure script shows in previews and logs); the
 settings that hold them live in a file of their own, which the start script merges in at each
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components import rendering
-from components.acl_settings import BROKER_AUTH_CONF, MQADMIN_HOME, PROXY_AUTH_CONF, TOOLS_YML
+from components.acl_settings import BROKER_AUTH_CONF, MQADMIN_HOME, PLAIN_ACL_FILE, PROXY_AUTH_CONF, TOOLS_YML
 from components.config_model import AclGrant, AclSettings, AclUser, ClusterConfig
 from components.topology import BrokerNode
 
@@ -38,14 +39,61 @@ def render_tools_yml(acl: AclSettings) -> str:
     return f"accessKey: '{acl.admin_user}'\nsecretKey: '{acl.admin_password}'\n"
 
 
-def render_credentials_script(host_label: str, acl: AclSettings) -> str:
-    """Writes (or, with `delete`, removes) broker-auth.conf, proxy-auth.json and mqadmin's tools.yml
-    on a host. Holds the admin's password: pass it to hosts as a secret."""
-    files = {
-        "broker_auth": render_broker_auth(acl),
-        "proxy_auth": render_proxy_auth(acl),
-        "tools_yml_content": render_tools_yml(acl),
-    }
+_ACL1_PERMISSIONS = {("Pub",): "PUB", ("Sub",): "SUB", ("Pub", "Sub"): "PUB|SUB"}
+
+
+def _acl1_account(name: str, password: str, admin: bool, grants: Sequence[AclGrant]) -> list[str]:
+    """One account of plain_acl.yml: a grant on `*` becomes the account's default permission."""
+    defaults = {"Topic": "PUB|SUB" if admin else "DENY", "Group": "SUB" if admin else "DENY"}
+    perms: dict[str, list[str]] = {"Topic": [], "Group": []}
+    for grant in grants:
+        kind, resource = grant.resource.split(":", 1)
+        permission = "DENY" if grant.decision == "Deny" else _ACL1_PERMISSIONS[grant.actions]
+        if resource == "*":
+            defaults[kind] = permission
+        else:
+            perms[kind].append(f"{resource}={permission}")
+    lines = [
+        f"- accessKey: '{name}'",
+        f"  secretKey: '{password}'",
+        f"  admin: {'true' if admin else 'false'}",
+        f"  defaultTopicPerm: '{defaults['Topic']}'",
+        f"  defaultGroupPerm: '{defaults['Group']}'",
+    ]
+    for key, kind in (("topicPerms", "Topic"), ("groupPerms", "Group")):
+        if perms[kind]:
+            lines += [f"  {key}:", *(f"  - '{entry}'" for entry in perms[kind])]
+    return lines
+
+
+def render_plain_acl(acl: AclSettings, trusted_addresses: Sequence[str]) -> str:
+    """plain_acl.yml (ACL 1.0, 4.9.x): the program's admin, the declared users, and the brokers'
+    own addresses, let in unchecked: a 4.9.x broker signs nothing it asks another (a slave's copy of
+    its master's topics and offsets). Values are single-quoted: names, passwords and addresses hold
+    no quote (components/config_acl.py)."""
+    lines = [
+        "# Written by Pulumi (rocketmq:acl, rocketmq:aclUsers): RocketMQ's ACL 1.0 for this cluster's brokers.",
+        "globalWhiteRemoteAddresses:",
+        *(f"- '{address}'" for address in sorted(set(trusted_addresses))),
+        "accounts:",
+        *_acl1_account(acl.admin_user, acl.admin_password, True, ()),
+    ]
+    for user in acl.users:
+        lines += _acl1_account(user.name, user.password, user.admin, user.grants)
+    return "\n".join(lines) + "\n"
+
+
+def render_credentials_script(
+    host_label: str, acl: AclSettings, *, trusted_addresses: Sequence[str] | None = None
+) -> str:
+    """Writes (or, with `delete`, removes) the ACL credentials on a host: mqadmin's tools.yml, and
+    for ACL 2.0 broker-auth.conf and proxy-auth.json; for ACL 1.0 on a broker host (given the
+    brokers' `trusted_addresses`), plain_acl.yml. Holds passwords: pass it to hosts as a secret."""
+    files = {"tools_yml_content": render_tools_yml(acl)}
+    if acl.model == 2:
+        files |= {"broker_auth": render_broker_auth(acl), "proxy_auth": render_proxy_auth(acl)}
+    elif trusted_addresses is not None:
+        files["plain_acl"] = render_plain_acl(acl, trusted_addresses)
     if any(rendering.HEREDOC in content for content in files.values()):
         raise ValueError("an ACL credentials file would end its here-document early")
     return rendering.render(
@@ -53,11 +101,15 @@ def render_credentials_script(host_label: str, acl: AclSettings) -> str:
         host_label=host_label,
         broker_auth_conf=BROKER_AUTH_CONF,
         proxy_auth_conf=PROXY_AUTH_CONF,
+        plain_acl_file=PLAIN_ACL_FILE,
         tools_yml=TOOLS_YML,
         mqadmin_home=MQADMIN_HOME,
         mqadmin_conf_dir=f"{MQADMIN_HOME}/conf",
+        # 4.9.x's mqadmin reads its logging config from the same home as tools.yml, and stops without one.
+        tools_logging=f"{rendering.ROCKETMQ_HOME}/conf/logback_tools.xml" if acl.model == 1 else "",
+        broker_unit=rendering.UNITS["broker"],
         heredoc=rendering.HEREDOC,
-        **files,
+        **({"broker_auth": "", "proxy_auth": "", "plain_acl": ""} | files),
     )
 
 

@@ -1,9 +1,12 @@
-"""Where rocketmq:acl (RocketMQ's ACL 2.0) puts its settings on the hosts: the broker and proxy
-settings without secrets, and the files that hold the admin's password. Rendered by
-components/rendering.py (broker.conf, proxy.json, the start script, mqadmin) and
-components/acl_rendering.py (the credentials and users scripts)."""
+"""Where rocketmq:acl puts its settings on the hosts: the broker and proxy settings without
+secrets, and the files that hold passwords (RocketMQ's ACL 2.0 on 5.3.0 and later; ACL 1.0, one
+plain_acl.yml per broker host, on 4.9.x). Rendered by components/rendering.py (broker.conf,
+proxy.json, the start script, mqadmin) and components/acl_rendering.py (the credentials and users
+scripts)."""
 
 from __future__ import annotations
+
+from components.config_model import AclSettings
 
 # The ACL 2.0 settings without secrets, in broker.conf.
 # Local providers: users and grants live in each broker's own store (RocksDB under
@@ -40,9 +43,19 @@ AUTH_PROXY_SETTINGS: dict[str, str | bool] = {
 PROXY_AUTH_CONF = "/etc/rocketmq/proxy-auth.json"
 
 
-def broker_auth_properties(enforced: bool) -> dict[str, str]:
-    """broker.conf's ACL settings; unenforced (acl: prepare), both checks off."""
-    return AUTH_BROKER_PROPERTIES | ({} if enforced else dict.fromkeys(ACL_CHECKS, "false"))
+# ACL 1.0 (4.9.x): the users, their grants and the addresses let in unchecked, in one file per
+# broker host that the brokers read again by themselves (every 5 s, by its modification time).
+PLAIN_ACL_FILE = "/etc/rocketmq/plain_acl.yml"  # found through rendering.PLAIN_ACL_FILE_OPTION
+# 4.9.x logs every line of plain_acl.yml, secret keys included, at INFO to this logger each time it
+# loads the file; with ACL 1.0 the release's broker logging keeps it to warnings.
+ACL1_CHATTY_LOGGER = "RocketmqCommon"
+
+
+def broker_auth_properties(acl: AclSettings) -> dict[str, str]:
+    """broker.conf's ACL settings; unenforced (acl: prepare), every check off."""
+    if acl.model == 1:
+        return {"aclEnable": "true" if acl.enforced else "false"}
+    return AUTH_BROKER_PROPERTIES | ({} if acl.enforced else dict.fromkeys(ACL_CHECKS, "false"))
 
 
 def proxy_auth_settings(enforced: bool) -> dict[str, str | bool]:

@@ -72,9 +72,11 @@ class BrokerPair(pulumi.ComponentResource):
             rollout = self._rollout(name, args, node, scripts[node], [configured[node], *previous])
             self.rollouts.append(rollout)
             previous = [rollout]
-        # rocketmq:acl: each broker keeps its own users, set once it runs with authentication on.
+        # rocketmq:acl 2.0: each broker keeps its own users, set once it runs with authentication on
+        # (ACL 1.0's users file is the host's credentials step).
         rollout_of = dict(zip((*args.group.slaves, args.group.master), self.rollouts, strict=True))
-        users = [self._acl_users(name, args, node, rollout_of[node]) for node in args.group.nodes if args.cfg.acl]
+        keeps_users = args.cfg.acl is not None and args.cfg.acl.model == 2
+        users = [self._acl_users(name, args, node, rollout_of[node]) for node in args.group.nodes if keeps_users]
         # Dependents (topics, consumer groups) wait for every step of every broker.
         self.services: list[remote.Command] = [*configured.values(), *self.rollouts, *users]
         # Every replica's address; in master-slave-auto the master is whichever replica the

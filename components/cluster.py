@@ -109,6 +109,10 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         sources = FirewallSources(
             cluster_sources(cfg.hosts), cfg.host_firewall.client_cidrs, cfg.host_firewall.metrics_cidrs
         )
+    # ACL 1.0 (4.9.x): every broker host's users file lets the brokers' own addresses in.
+    trusted: pulumi.Output[list[str]] | None = None
+    if cfg.acl is not None and cfg.acl.model == 1:
+        trusted = pulumi.Output.all(*[endpoints[h.key].private_address for h in plan.hosts if h.broker is not None])
     hosts = {
         planned.key: RocketMqHost(
             f"rocketmq-{planned.key}",
@@ -122,6 +126,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 firewall_rules=None if sources is None else firewall_rules(planned, sources),
                 acl=cfg.acl,
                 acl_admin=acl_admin,
+                acl_trusted_addresses=trusted if planned.broker is not None else None,
             ),
         )
         for planned in plan.hosts

@@ -1,5 +1,5 @@
 """Stack config of authentication and authorization (`acl`, `aclAdminUser`, `aclAdminPassword`,
-`aclUsers`): RocketMQ's ACL 2.0 on the brokers.
+`aclUsers`): RocketMQ's ACL 2.0 on the brokers of 5.3.0 and later, ACL 1.0 (plain_acl.yml) on 4.9.x.
 
 Part of the config parser (components/config.py), which calls this; it builds on
 components/config_checks.py. Errors name the key and never quote a password.
@@ -17,6 +17,10 @@ from components.config_checks import NAMESPACE, ConfigError
 from components.config_model import AclGrant, AclSettings, AclUser, ReleaseSettings
 
 ACL_MIN_VERSION = (5, 3, 0)  # ACL 2.0 (users and grants kept by the brokers) came with 5.3.0
+# ACL 1.0 (4.9.x's plain_acl.yml): only with acl: true or prepare, never by default.
+ACL1_VERSIONS = ((4, 9, 0), (5, 0, 0))
+# ACL 1.0 refuses an accessKey or secretKey of 6 characters or fewer (4.9.7's PlainPermissionManager).
+ACL1_MIN_NAME = 7
 DEFAULT_ADMIN_USER = "rocketmq-admin"
 # acl: auto turns access control on there; target local serves this machine's loopback only.
 ACL_BY_DEFAULT_TARGETS = ("aws", "hosts")
@@ -51,7 +55,9 @@ def _password(key: str, raw: Any) -> str:
     return raw
 
 
-def _grants(key: str, raw: Any, kind: str, permissions: Mapping[str, tuple[tuple[str, ...], str]]) -> list[AclGrant]:
+def _grants(
+    key: str, raw: Any, kind: str, permissions: Mapping[str, tuple[tuple[str, ...], str]], model: int
+) -> list[AclGrant]:
     value = check.structured(key, raw)
     if value is None:
         return []
@@ -63,6 +69,11 @@ def _grants(key: str, raw: Any, kind: str, permissions: Mapping[str, tuple[tuple
             raise ConfigError(
                 key, f"has {name!r}: a {kind} name, a prefix of one ending in *, or * for every {kind}, is needed"
             )
+        if model == 1 and name != "*" and name.endswith("*"):
+            raise ConfigError(
+                key,
+                f"has {name!r}: RocketMQ 4.9.x (ACL 1.0) grants whole {kind} names, or * for every {kind}, no prefixes",
+            )
         if not isinstance(permission, str) or permission.upper() not in permissions:
             raise ConfigError(key, f"gives {name} {permission!r}; allowed: {', '.join(permissions)}")
         actions, decision = permissions[permission.upper()]
@@ -70,10 +81,11 @@ def _grants(key: str, raw: Any, kind: str, permissions: Mapping[str, tuple[tuple
     return grants
 
 
-def _user(name: Any, raw: Any, admin_user: str) -> AclUser:
+def _user(name: Any, raw: Any, admin_user: str, model: int) -> AclUser:
     key = f"aclUsers.{name}"
     if not isinstance(name, str) or not _USER.fullmatch(name):
         raise ConfigError("aclUsers", f"has the user name {name!r}; names are {_USER_TEXT}")
+    _long_enough_for_acl1("aclUsers", name, model)
     if name == admin_user:
         raise ConfigError(key, "is the program's own admin user (aclAdminUser); give it another name")
     spec = check.structured(key, raw)
@@ -89,14 +101,43 @@ def _user(name: Any, raw: Any, admin_user: str) -> AclUser:
         )
     admin = check.boolean(f"{key}.admin", spec.get("admin", False))
     grants = [
-        *_grants(f"{key}.topics", spec.get("topics"), "topic", TOPIC_PERMISSIONS),
-        *_grants(f"{key}.groups", spec.get("groups"), "group", GROUP_PERMISSIONS),
+        *_grants(f"{key}.topics", spec.get("topics"), "topic", TOPIC_PERMISSIONS, model),
+        *_grants(f"{key}.groups", spec.get("groups"), "group", GROUP_PERMISSIONS, model),
     ]
     if admin and grants:
         raise ConfigError(key, "is an admin, who may do everything: drop its topics and groups, or admin")
     if not admin and not grants:
         raise ConfigError(key, "may do nothing: give it topics and groups (PUB, SUB, PUB|SUB, DENY), or admin: true")
     return AclUser(name, _password(f"{key}.password", spec["password"]), admin, tuple(grants))
+
+
+def _long_enough_for_acl1(key: str, name: str, model: int) -> None:
+    if model == 1 and len(name) < ACL1_MIN_NAME:
+        raise ConfigError(
+            key,
+            f"has the user name {name!r}: RocketMQ 4.9.x (ACL 1.0) needs names of {ACL1_MIN_NAME} or more characters",
+        )
+
+
+def acl_model(key_value: str, version: tuple[int, ...], target: str) -> int:
+    """Which of RocketMQ's ACL models this release has (2 from 5.3.0, 1 on 4.9.x), or why none is
+    set up here (`key_value`: how rocketmq:acl was given, for the message)."""
+    if version >= ACL_MIN_VERSION:
+        return 2
+    if not ACL1_VERSIONS[0] <= version < ACL1_VERSIONS[1]:
+        raise ConfigError(
+            "acl",
+            f"{key_value} is set up for RocketMQ 4.9.x (ACL 1.0) and 5.3.0 or later (ACL 2.0); 5.0 to 5.2 have only "
+            "ACL 1.0 in a form this program does not set up: use acl: false or version 5.3.0 or later",
+        )
+    if target == "local":
+        raise ConfigError(
+            "acl",
+            f"{key_value} on RocketMQ 4.9.x (ACL 1.0) lets the brokers' own addresses in unchecked (a slave's "
+            "requests to its master carry no signature there), and with target local every client shares them: "
+            "use version 5.3.0 or later, or acl: false",
+        )
+    return 1
 
 
 def _word(raw: Any) -> Any:
@@ -136,17 +177,13 @@ def parse_acl(
                 why = f" (auto: {_OFF_BY_DEFAULT})" if by_default else ""
                 raise ConfigError(key, f"is used only with acl: true; acl is off here{why}")
         return None
-    if release.version_tuple < ACL_MIN_VERSION:
-        raise ConfigError(
-            "acl",
-            f"{str(raw).lower()} needs RocketMQ 5.3.0 or later (ACL 2.0); {release.version} has only ACL 1.0 "
-            "(plain_acl.yml), which this program does not set up yet: use acl: false or a newer version",
-        )
+    model = acl_model(str(raw).lower(), release.version_tuple, target)
     for key in ("aclAdminPassword", "aclUsers"):
         declared = check.structured(key, r.get(key))  # Pulumi.yaml's defaults ("", {}) are no secrets
         if secret_keys is not None and declared and f"{NAMESPACE}:{key}" not in secret_keys:
             raise ConfigError(key, "holds passwords, so it must be a secret (`pulumi config set --secret ...`)")
     admin_user = check.pattern("aclAdminUser", r.get("aclAdminUser", DEFAULT_ADMIN_USER), _USER, _USER_TEXT)
+    _long_enough_for_acl1("aclAdminUser", admin_user, model)
     if not r.has("aclAdminPassword"):
         set_it = f"`pulumi config set --secret {NAMESPACE}:aclAdminPassword` (the program's own user; it cannot be changed later)"
         if by_default:
@@ -163,5 +200,5 @@ def parse_acl(
     users_raw = check.structured("aclUsers", r.get("aclUsers", {}))
     if not isinstance(users_raw, Mapping):
         raise ConfigError("aclUsers", "must map user names to {password, admin, topics, groups}")
-    users = tuple(_user(name, spec, admin_user) for name, spec in users_raw.items())
-    return AclSettings(admin_user, admin_password, users, enforced=_word(raw) != PREPARE)
+    users = tuple(_user(name, spec, admin_user, model) for name, spec in users_raw.items())
+    return AclSettings(admin_user, admin_password, users, enforced=_word(raw) != PREPARE, model=model)

@@ -178,6 +178,9 @@ class AclSettings:
     admin_password: str = field(repr=False)
     users: tuple[AclUser, ...] = ()
     enforced: bool = True
+    # RocketMQ's ACL model: 2 (5.3.0 and later: users and grants in each broker's store, kept with
+    # mqadmin) or 1 (4.9.x: one plain_acl.yml per broker host, which the brokers reload by themselves).
+    model: int = 2
 
     @property
     def secrets(self) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from typing import Any
 import jinja2
 
 from components.acl_settings import (
+    ACL1_CHATTY_LOGGER,
     BROKER_AUTH_CONF,
     MQADMIN_HOME,
+    PLAIN_ACL_FILE,
     PROXY_AUTH_CONF,
     TOOLS_YML,
     broker_auth_properties,
@@ -24,6 +27,9 @@ from components.topology import BrokerNode, ProxyPorts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 ROCKETMQ_HOME = "/opt/rocketmq/current"
+# 4.9.x reads its users file from ROCKETMQ_HOME + this property (normalized), or else from the
+# release's own conf/plain_acl.yml, which ships a sample admin (rocketmq2/12345678) never to load.
+PLAIN_ACL_FILE_OPTION = f"-Drocketmq.acl.plain.file={posixpath.relpath(PLAIN_ACL_FILE, ROCKETMQ_HOME)}"
 SERVICE_USER_HOME = "/var/lib/rocketmq"
 DATA_MOUNT = "/data/rocketmq"
 HEREDOC = "ROCKETMQ_PULUMI_FILE_EOF"
@@ -165,7 +171,8 @@ def render_mqadmin(release: ReleaseSettings) -> str:
     )
 
 
-def render_install_script(host_label: str, release: ReleaseSettings) -> str:
+def render_install_script(host_label: str, release: ReleaseSettings, *, plain_acl: bool = False) -> str:
+    """`plain_acl`: rocketmq:acl on 4.9.x, whose brokers would log the users' secret keys."""
     mqadmin = render_mqadmin(release)
     if HEREDOC in mqadmin:
         raise ValueError("the mqadmin wrapper would end its here-document early")
@@ -177,6 +184,7 @@ def render_install_script(host_label: str, release: ReleaseSettings) -> str:
         sha512=release.sha512 or "",
         mqadmin=mqadmin,
         heredoc=HEREDOC,
+        quiet_logger=ACL1_CHATTY_LOGGER if plain_acl else "",
     )
 
 
@@ -200,7 +208,7 @@ def render_broker_conf(
         listen_port=node.listen_port,
         store_path=cfg.store_path,
         properties=cfg.broker_properties,
-        auth_properties=broker_auth_properties(cfg.acl.enforced) if cfg.acl is not None else {},
+        auth_properties=broker_auth_properties(cfg.acl) if cfg.acl is not None else {},
         serve_reads_from_slaves=cfg.mode.has_slaves and "slaveReadEnable" not in cfg.broker_properties,
     )
 
@@ -242,11 +250,13 @@ def render_unit(role: str, store_path: str, *, keeps_state: bool = False, acl: b
     )
 
 
-def render_start_script(release: ReleaseSettings, *, acl: bool = False) -> str:
-    """`acl`: a broker's (and a proxy's) start merges its credentials file into the config it reads."""
+def render_start_script(release: ReleaseSettings, *, acl: bool = False, plain_acl: bool = False) -> str:
+    """`acl`: a broker's (and a proxy's) start merges its credentials file into the config it reads
+    (ACL 2.0); `plain_acl`: a broker reads the program's plain_acl.yml (ACL 1.0, 4.9.x)."""
     return render(
         "rocketmq-start.sh.j2",
         rocketmq_home=ROCKETMQ_HOME,
+        plain_acl_option=PLAIN_ACL_FILE_OPTION if plain_acl else "",
         broker_auth_conf=BROKER_AUTH_CONF if acl else "",
         proxy_auth_conf=PROXY_AUTH_CONF if acl else "",
         # Without acl the lines stay as they were, so clusters without it do not restart for this.
@@ -260,9 +270,14 @@ def render_start_script(release: ReleaseSettings, *, acl: bool = False) -> str:
 
 
 def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_state: bool = False) -> list[HostFile]:
-    acl = cfg.acl is not None
+    acl = cfg.acl is not None and cfg.acl.model == 2
+    plain_acl = cfg.acl is not None and cfg.acl.model == 1
     return [
-        HostFile("/usr/local/libexec/rocketmq/start", "0755", render_start_script(cfg.release, acl=acl)),
+        HostFile(
+            "/usr/local/libexec/rocketmq/start",
+            "0755",
+            render_start_script(cfg.release, acl=acl, plain_acl=plain_acl),
+        ),
         HostFile(
             f"/etc/systemd/system/{UNITS[role]}",
             "0644",

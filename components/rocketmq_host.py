@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import pulumi
@@ -30,6 +31,8 @@ class RocketMqHostArgs:
     # the resource whose check refuses another admin than the brokers keep (written only after it).
     acl: AclSettings | None = None
     acl_admin: pulumi.Resource | None = None
+    # ACL 1.0 (4.9.x) on a broker host: the brokers' addresses, which its plain_acl.yml lets in.
+    acl_trusted_addresses: pulumi.Input[Sequence[str]] | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
@@ -82,21 +85,28 @@ class RocketMqHost(pulumi.ComponentResource):
             )
         if args.acl is not None:
             # The only step here that holds a password: its script goes to the host as a secret.
+            acl = args.acl
+            credentials = pulumi.Output.from_input(args.acl_trusted_addresses).apply(
+                lambda trusted: render_credentials_script(self.key, acl, trusted_addresses=trusted)
+            )
             before_install.append(
                 root_script(
                     f"{name}-acl-credentials",
                     args.connection,
-                    pulumi.Output.secret(render_credentials_script(self.key, args.acl)),
+                    pulumi.Output.secret(credentials),
                     parent=self,
                     depends_on=[self.prepared, *([args.acl_admin] if args.acl_admin is not None else [])],
                     delete=DELETE_FROM_STDIN,
                     triggers=self.machine_triggers,
                 )
             )
-        install_script: pulumi.Input[str] = render_install_script(self.key, args.release)
+        plain_acl = args.acl is not None and args.acl.model == 1
+        install_script: pulumi.Input[str] = render_install_script(self.key, args.release, plain_acl=plain_acl)
         if args.mirror is not None:
             install_script = pulumi.Output.from_input(args.mirror).apply(
-                lambda mirror: render_install_script(self.key, replace(args.release, mirror=mirror))
+                lambda mirror: render_install_script(
+                    self.key, replace(args.release, mirror=mirror), plain_acl=plain_acl
+                )
             )
         self.installed = root_script(
             f"{name}-install",

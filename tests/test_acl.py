@@ -104,7 +104,7 @@ def test_acl_is_on_by_default_on_aws_and_hosts_and_wants_the_admin_password(
     "stack",
     [
         local_stack("master-slave-async"),  # this machine's loopback only
-        _without_acl(hosts_stack("multi-master", version="4.9.7")),  # ACL 1.0, which the program does not set up
+        _without_acl(hosts_stack("multi-master", version="4.9.7")),  # ACL 1.0: only when asked for
         _without_acl(hosts_stack("multi-master", version="5.2.0")),
     ],
     ids=["local", "4.9.7", "5.2.0"],
@@ -116,8 +116,8 @@ def test_acl_is_off_by_default_where_the_program_does_not_set_it_up(stack: dict[
 
 
 BAD_ACL = [
-    ({"version": "4.9.7", "mode": "multi-master"}, "acl", "needs RocketMQ 5.3.0 or later"),
-    ({"version": "5.2.0"}, "acl", "needs RocketMQ 5.3.0 or later"),
+    ({"version": "4.9.7", "mode": "multi-master"}, "aclUsers.orders-app.topics", "4.9.x (ACL 1.0) grants whole topic names"),
+    ({"version": "5.2.0"}, "acl", "true is set up for RocketMQ 4.9.x (ACL 1.0) and 5.3.0 or later"),
     ({"aclAdminPassword": ""}, "aclAdminPassword", "is required with acl: true"),
     ({"aclAdminPassword": "short"}, "aclAdminPassword", "8 to 128 printable ASCII"),
     ({"aclAdminPassword": "has a blank"}, "aclAdminPassword", "without blanks"),
@@ -138,7 +138,7 @@ BAD_ACL = [
     ({"acl": False}, "aclAdminPassword", "is used only with acl: true"),
     ({"acl": False, "aclAdminPassword": ""}, "aclUsers", "is used only with acl: true"),
     ({"acl": "yes"}, "acl", "must be auto, true, false or prepare"),
-    ({"acl": "prepare", "version": "5.2.0"}, "acl", "prepare needs RocketMQ 5.3.0 or later"),
+    ({"acl": "prepare", "version": "5.2.0"}, "acl", "prepare is set up for RocketMQ 4.9.x"),
     ({"acl": "prepare", "aclAdminPassword": ""}, "aclAdminPassword", "is required with acl: prepare"),
     ({"brokerProperties": json.dumps({"authenticationEnabled": "false"})}, "brokerProperties", "managed by this program"),
 ]  # fmt: skip

@@ -75,6 +75,8 @@ ACL_STACKS = [
     ("hosts-async", hosts_stack("master-slave-async", **{**ACL, "proxy": "local"})),
     ("aws-auto", aws_stack("master-slave-auto", **ACL)),
     ("local-multi", local_stack("multi-master", **ACL)),
+    # ACL 1.0: every user's password in each broker host's plain_acl.yml
+    ("aws-4.9.x", aws_stack("master-slave-sync", version="4.9.7", **ACL)),
 ]
 
 
