@@ -1,7 +1,7 @@
-"""Access control (rocketmq:acl, RocketMQ's ACL 2.0) in a running cluster: turned on under
-traffic, who may send and consume (through the brokers and the proxies), a password changed by
-`up` without restarting a broker, and no password in plaintext in any host's journal or RocketMQ
-logs, the engine's output and logs, or the state."""
+"""Access control (rocketmq:acl) in a running cluster: turned on under traffic, who may send and
+consume (through the brokers and, with ACL 2.0, the proxies), a password changed by `up` without
+restarting a broker, and no password in plaintext in any host's journal or RocketMQ logs, the
+engine's output and logs, or the state. RocketMQ 5's ACL 2.0 and 4.9.x's ACL 1.0 (plain_acl.yml)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.acl_settings import PLAIN_ACL_FILE, TOOLS_YML
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PulumiStack, create_topic, places_holding
 from tests.e2e.scale_scenario import RunningCluster
@@ -38,11 +39,12 @@ class AclUsers:
     group: str
     admin_password: str
     passwords: dict[str, str]
+    whole_names_only: bool = False  # ACL 1.0 (4.9.x) grants no prefixes
 
     @classmethod
-    def make(cls, topic: str, group: str) -> AclUsers:
-        names = ("e2e-ops", "e2e-app", "e2e-pub")
-        return cls(topic, group, _password(), {name: _password() for name in names})
+    def make(cls, topic: str, group: str, *, whole_names_only: bool = False) -> AclUsers:
+        names = ("e2e-ops", "e2e-app", "e2e-pub")  # 7 characters: ACL 1.0 wants more than 6
+        return cls(topic, group, _password(), {name: _password() for name in names}, whole_names_only)
 
     def grants(self) -> dict[str, Any]:
         """rocketmq:aclUsers without the passwords (set apart, as secrets)."""
@@ -52,7 +54,7 @@ class AclUsers:
                 "topics": {self.topic: "PUB|SUB", self.sdk_topic: "PUB|SUB"},
                 "groups": {self.group: "SUB", SDK_GROUP: "SUB"},
             },
-            "e2e-pub": {"topics": {f"{self.topic}_*": "PUB"}},
+            "e2e-pub": {"topics": {self.check_topic if self.whole_names_only else f"{self.topic}_*": "PUB"}},
         }
 
     def configure(self, stack: PulumiStack, acl: bool | str = True) -> None:
@@ -63,7 +65,8 @@ class AclUsers:
 
     @property
     def check_topic(self) -> str:
-        """The topic the access checks send to; the publisher may send to it by a prefix grant."""
+        """The topic the access checks send to; the publisher may send to it by a prefix grant
+        (by name with ACL 1.0)."""
         return f"{self.topic}_ACL"
 
     @property
@@ -76,7 +79,7 @@ class AclUsers:
 
     def with_new_password(self, stack: PulumiStack, name: str) -> AclUsers:
         """Gives ``name`` a new password in the stack config (for the next `up`)."""
-        changed = AclUsers(self.topic, self.group, self.admin_password, {**self.passwords, name: _password()})
+        changed = dataclasses.replace(self, passwords={**self.passwords, name: _password()})
         stack.set_secret(f"aclUsers.{name}.password", changed.passwords[name], path=True)
         return changed
 
@@ -113,8 +116,16 @@ class Clients:
 CREDENTIAL_FILES = (
     "/etc/rocketmq/broker-auth.conf",
     "/etc/rocketmq/proxy-auth.json",
-    "/etc/rocketmq/mqadmin/conf/tools.yml",
+    TOOLS_YML,
 )
+
+
+def check_acl_1_0_files(net: TestNetwork, hosts: Sequence[Host], broker_hosts: Sequence[Host]) -> None:
+    """mqadmin's key on every host, the users file on the broker hosts: the rocketmq user's alone."""
+    for host in hosts:
+        files = [TOOLS_YML, *([PLAIN_ACL_FILE] if host in broker_hosts else [])]
+        listing = net.ssh(host, f"sudo -n stat -c '%a %U %n' {' '.join(files)}", check=True).stdout
+        assert listing.split("\n")[: len(files)] == [f"600 rocketmq {path}" for path in files], f"{host}: {listing}"
 
 
 def check_credential_files(net: TestNetwork, hosts: list[Host], broker_hosts: list[Host]) -> None:
@@ -205,3 +216,31 @@ def acl_turned_on_under_traffic(
     check_proxy_checks_clients(clients, proxy_endpoints, users)
     assert passwords_in_plaintext(net, cluster.stack, users) == [], "an ACL password shows in plaintext"
     return users
+
+
+def acl_1_0_turned_on_under_traffic(
+    cluster: RunningCluster, *, hosts: Sequence[Host], broker_hosts: Sequence[Host]
+) -> None:
+    """ACL 1.0 (4.9.x) turned on for a running cluster in one `up`, while the steady traffic signs as
+    a declared user (e2e-ops, in the users file the hosts get before any broker restarts): every
+    broker restarts once, one at a time, nothing lost, no send failed or refused. Then the users'
+    rights hold, and a changed password is in force when `up` ends, with no broker restarted (the
+    brokers read the file again by themselves)."""
+    users = AclUsers.make("E2E_ACL", "e2e-acl", whole_names_only=True)
+    users.configure(cluster.stack, acl=True)
+    signed = dataclasses.replace(cluster, credentials=users.as_user("e2e-ops"))
+    net, probe, namesrv = cluster.net, cluster.probe, cluster.namesrv
+    clients = Clients(net, cluster.classpath, namesrv)
+    pids = cluster.broker_pids()
+    signed.change("acl: true (ACL 1.0)", {"acl": True}).check(most_down=1)
+    restarted = cluster.broker_pids()
+    assert all(restarted[address] not in (0, pid) for address, pid in pids.items()), (pids, restarted)
+    check_acl_1_0_files(net, hosts, broker_hosts)
+    create_topic(net, probe, namesrv, "DefaultCluster", users.check_topic)  # mqadmin signs as the program's admin
+    check_who_may_do_what(clients, users)
+
+    changed = users.with_new_password(cluster.stack, "e2e-pub")
+    cluster.stack.up()
+    assert cluster.broker_pids() == restarted, "a password change restarted a broker"
+    check_changed_password(clients, users.check_topic, users, changed, "e2e-pub")
+    assert passwords_in_plaintext(net, cluster.stack, users, changed) == [], "an ACL password shows in plaintext"

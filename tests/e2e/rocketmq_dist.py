@@ -98,7 +98,9 @@ def build_client(version: str = DEFAULT_VERSION) -> str:
     Returns a ``java -cp`` classpath (``classes:lib/*``); main class
     ``RmqCheck``.  Jars and classes are cached under ``<cache>/client/<v>``.
     """
-    modules = [f"{GROUP_ID}:{m}:{version}" for m in CLIENT_ARTIFACTS]
+    # 4.9.x keeps the client's request signing (AclClientRPCHook) in rocketmq-acl; 5.x in the client.
+    artifacts = [*CLIENT_ARTIFACTS, *([] if is_5x(version) else ["rocketmq-acl"])]
+    modules = [f"{GROUP_ID}:{m}:{version}" for m in artifacts]
     return _compiled(_JAVA_SRC_DIR, f"rocketmq-client-{version}", modules, cache_root() / "client" / version)
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
-from tests.e2e.acl_scenario import acl_turned_on_under_traffic
+from tests.e2e.acl_scenario import acl_1_0_turned_on_under_traffic, acl_turned_on_under_traffic
 from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
@@ -335,6 +335,12 @@ def test_cluster_lifecycle(
             broker_hosts=broker_hosts,
             proxy_endpoints=stack.outputs()["proxyEndpoints"],
         )
+
+    if mode == "multi-master":
+        # -- ACL 1.0 (4.9.x's plain_acl.yml) turned on for the running cluster in one up
+        # (tests/e2e/acl_scenario.py): one broker restarts at a time, then every grant holds
+        wait_for_cluster(net, probe, namesrv, expected)
+        acl_1_0_turned_on_under_traffic(cluster, hosts=[net.host(h["name"]) for h in hosts], broker_hosts=broker_hosts)
 
     # -- destroy: services stopped and disabled on every host
     stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)
