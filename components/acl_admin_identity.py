@@ -9,8 +9,9 @@ each other and proxies of their own, all signed as the admin. So a change is ref
 preview, before any step runs; the state keeps a digest of the identity (as a secret), never the
 password.
 
-It also pins the ACL model (RocketMQ's ACL 1.0 on 4.9.x, 2.0 on 5.3.0 and later): a release change
-from one line to the other with access control on is refused the same way."""
+4.9.x's ACL 1.0 keeps the admin in the users file, which the brokers read again as it changes: there
+the admin may change. The pin also holds the ACL model (1.0 on 4.9.x, 2.0 on 5.3.0 and later): a
+release change from one line to the other with access control on is refused the same way."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class _AdminIdentityProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures = []
         old = _olds.get("fingerprint")
-        if old and old != news.get("fingerprint"):
+        if old and old != news.get("fingerprint") and news.get("model", 2) == 2:
             failures.append(pulumi.dynamic.CheckFailure("fingerprint", CHANGED_ADMIN))
         # Pins made before the model was pinned hold none: they are all ACL 2.0.
         if _olds and _olds.get("model", 2) != news.get("model", 2):

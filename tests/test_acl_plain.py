@@ -189,6 +189,10 @@ def test_a_release_change_across_acl_models_is_refused_by_the_pin() -> None:
     provider = _AdminIdentityProvider()
     old = {"fingerprint": "f", "model": 1}
     assert provider.check(old, {"fingerprint": "f", "model": 1}).failures == []
+    # ACL 1.0's admin lives in the users file, which the brokers read again: another one is taken.
+    assert provider.check(old, {"fingerprint": "other", "model": 1}).failures == []
+    changed = provider.check({"fingerprint": "f", "model": 2}, {"fingerprint": "other", "model": 2}).failures
+    assert [f.property for f in changed] == ["fingerprint"]
     refused = provider.check(old, {"fingerprint": "f", "model": 2}).failures
     assert [(f.property, f.reason) for f in refused] == [("model", CHANGED_MODEL)]
     assert "rocketmq:version" in CHANGED_MODEL and "rocketmq:acl" in CHANGED_MODEL

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.acl_settings import PLAIN_ACL_FILE, TOOLS_YML
+from components.config_acl import DEFAULT_ADMIN_USER
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PulumiStack, create_topic, places_holding
 from tests.e2e.scale_scenario import RunningCluster
@@ -224,23 +225,31 @@ def acl_1_0_turned_on_under_traffic(
     """ACL 1.0 (4.9.x) turned on for a running cluster in one `up`, while the steady traffic signs as
     a declared user (e2e-ops, in the users file the hosts get before any broker restarts): every
     broker restarts once, one at a time, nothing lost, no send failed or refused. Then the users'
-    rights hold, and a changed password is in force when `up` ends, with no broker restarted (the
-    brokers read the file again by themselves)."""
+    rights hold, and changed passwords (a user's and the program's admin's) are in force when `up`
+    ends, with no broker restarted (the brokers read the file again by themselves). mqadmin runs on
+    a host without a broker, whose address the users file does not trust: it signs as the admin."""
     users = AclUsers.make("E2E_ACL", "e2e-acl", whole_names_only=True)
     users.configure(cluster.stack, acl=True)
     signed = dataclasses.replace(cluster, credentials=users.as_user("e2e-ops"))
-    net, probe, namesrv = cluster.net, cluster.probe, cluster.namesrv
+    net, namesrv = cluster.net, cluster.namesrv
+    admin_host = next(host for host in hosts if host not in broker_hosts)
     clients = Clients(net, cluster.classpath, namesrv)
     pids = cluster.broker_pids()
     signed.change("acl: true (ACL 1.0)", {"acl": True}).check(most_down=1)
     restarted = cluster.broker_pids()
     assert all(restarted[address] not in (0, pid) for address, pid in pids.items()), (pids, restarted)
     check_acl_1_0_files(net, hosts, broker_hosts)
-    create_topic(net, probe, namesrv, "DefaultCluster", users.check_topic)  # mqadmin signs as the program's admin
+    create_topic(net, admin_host, namesrv, "DefaultCluster", users.check_topic)
     check_who_may_do_what(clients, users)
 
-    changed = users.with_new_password(cluster.stack, "e2e-pub")
+    changed = users.with_new_password(cluster.stack, "e2e-pub").with_new_admin_password(cluster.stack)
     cluster.stack.up()
     assert cluster.broker_pids() == restarted, "a password change restarted a broker"
     check_changed_password(clients, users.check_topic, users, changed, "e2e-pub")
+    admin = (DEFAULT_ADMIN_USER, changed.admin_password)
+    assert clients.sends(users.check_topic, admin), "the admin's new password is refused"
+    assert not clients.sends(users.check_topic, (DEFAULT_ADMIN_USER, users.admin_password)), (
+        "the admin's old password still works"
+    )
+    create_topic(net, admin_host, namesrv, "DefaultCluster", users.topic + "_AFTER")  # mqadmin, with the new one
     assert passwords_in_plaintext(net, cluster.stack, users, changed) == [], "an ACL password shows in plaintext"
