@@ -4,10 +4,12 @@
  *
  *   RmqCheck produce <namesrvAddr> <topic> <count> [--verbose]
  *       sync-sends <count> messages; prints "SENT <ok> <failed>" and
- *       "RETRIED <n>"; exit 0 iff failed == 0.  A send that fails before any
- *       broker answered (a route query or a request that timed out) is sent
- *       again, SEND_ATTEMPTS times in all; a broker's answer (a refusal too)
- *       is final.  --verbose prints "KEY <key> <msgId> <queue>" per message.
+ *       "RETRIED <n>"; exit 0 iff failed == 0.  A send that throws anything
+ *       but MQBrokerException (a route query or a request that timed out, and
+ *       also a refusal the producer reports after its own retries, wrapped in
+ *       MQClientException) is sent again, SEND_ATTEMPTS times in all: a
+ *       refused send still fails, a second or two later.  --verbose prints
+ *       "KEY <key> <msgId> <queue>" per message.
  *
  *   RmqCheck consume <namesrvAddr> <topic> <group> <expected> <timeoutSeconds> [--verbose]
  *       push-consumes from the first offset (new group) until <expected>
