@@ -20,6 +20,7 @@ from components.name_server_tier import NameServerTier, NameServerTierArgs
 from components.proxy_tier import ProxyTier, ProxyTierArgs
 from components.remote import Bastion, HostEndpoint, connection_for
 from components.rocketmq_host import RocketMqHost, RocketMqHostArgs
+from components.tls_certificates import StackCa, TlsAuthority
 from components.topic_catalog import TopicCatalog, TopicCatalogArgs, TopicLayout
 from components.topology import ClusterPlan, plan_cluster
 
@@ -36,6 +37,8 @@ class ClusterOutputs:
     topics: TopicLayout
     metrics_targets: pulumi.Output[list[str]]
     proxy_endpoints: pulumi.Output[list[str]]
+    # rocketmq:tls permissive or enforcing: the CA clients verify the cluster with; "" otherwise.
+    ca_certificate: pulumi.Input[str]
 
     def as_exports(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,7 @@ class ClusterOutputs:
             "topics": self.topics,
             "metricsTargets": self.metrics_targets,
             "proxyEndpoints": self.proxy_endpoints,
+            "caCertificate": self.ca_certificate,
         }
 
 
@@ -88,6 +92,16 @@ def _local_fleet(cfg: ClusterConfig) -> tuple[ClusterPlan, LocalFleet]:
     return plan, LocalFleet("rocketmq-local", LocalFleetArgs(plan=plan, release=cfg.release, stack=stack))
 
 
+def _stack_ca(cfg: ClusterConfig) -> StackCa | None:
+    """rocketmq:tls permissive or enforcing: the user's CA, or one the program makes for the stack."""
+    if cfg.tls is None or not cfg.tls.encrypts:
+        return None
+    if cfg.tls.ca_certificate is not None and cfg.tls.ca_key is not None:
+        return StackCa(cfg.tls.ca_certificate, pulumi.Output.secret(cfg.tls.ca_key))
+    authority = TlsAuthority("rocketmq-tls-ca", common_name=f"RocketMQ {pulumi.get_project()}/{pulumi.get_stack()} CA")
+    return StackCa(authority.certificate, authority.private_key)
+
+
 def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> ClusterOutputs:
     """`private_key` is the stack's sshPrivateKey; target local makes its own (None here)."""
     # Registered first: a changed admin stops the preview (and an update) at its check.
@@ -104,6 +118,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
     if cfg.aws is not None and cfg.aws.bastion_host:
         bastion = Bastion(cfg.aws.bastion_host, cfg.aws.bastion_user or cfg.aws.ssh_user, cfg.aws.bastion_host_key)
 
+    tls_ca = _stack_ca(cfg)
     sources = None
     if cfg.host_firewall is not None:
         sources = FirewallSources(
@@ -127,6 +142,8 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 acl=cfg.acl,
                 acl_admin=acl_admin,
                 acl_trusted_addresses=trusted if planned.broker is not None else None,
+                tls=cfg.tls,
+                tls_ca=tls_ca,
             ),
         )
         for planned in plan.hosts
@@ -224,6 +241,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
             [*(p.metrics_targets for p in pairs), *([proxies.metrics_targets] if proxies else [])]
         ),
         proxy_endpoints=proxies.endpoints if proxies else _flattened([p.proxy_endpoints for p in pairs]),
+        ca_certificate=tls_ca.certificate if tls_ca is not None else "",
     )
 
 

@@ -64,6 +64,8 @@ CONFIG_KEYS = frozenset(
         "retainStoreOnDestroy", "metricsCidrs", "proxyInstanceType",
         # authentication and authorization (components/config_acl.py)
         "acl", "aclAdminUser", "aclAdminPassword", "aclUsers",
+        # TLS (components/config_tls.py)
+        "tls", "tlsCaCertificate", "tlsCaKey",
     }
 )  # fmt: skip
 
@@ -225,6 +227,9 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     from components.config_acl import parse_acl
 
     acl = parse_acl(r, secret_keys, release, target)
+    from components.config_tls import parse_tls
+
+    tls = parse_tls(r, secret_keys)
     return ClusterConfig(
         mode=mode,
         broker_groups=broker_groups,
@@ -252,6 +257,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
         proxy=proxy,
         controllers=controllers,
         acl=acl,
+        tls=tls,
     )
 
 

@@ -188,6 +188,22 @@ class AclSettings:
 
 
 @dataclass(frozen=True)
+class TlsSettings:
+    """rocketmq:tls: RocketMQ's tls.server.mode on every JVM of the cluster. With permissive or
+    enforcing, every host gets a certificate signed by the CA (the user's, or one the program makes
+    for the stack), and the cluster's own clients (brokers, proxies, mqadmin, the health checks)
+    speak TLS and verify the servers against the CA."""
+
+    mode: str  # disabled, permissive or enforcing
+    ca_certificate: str | None = None  # PEM: the user's CA; None: the program makes one
+    ca_key: str | None = field(default=None, repr=False)  # a secret: never in a repr, a message or a log
+
+    @property
+    def encrypts(self) -> bool:
+        return self.mode != "disabled"
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     mode: Mode
     broker_groups: int
@@ -220,3 +236,4 @@ class ClusterConfig:
     # master-slave-auto: how many controllers run on hosts of their own; 0: one in each name server.
     controllers: int = 0
     acl: AclSettings | None = None  # None: rocketmq:acl false
+    tls: TlsSettings | None = None  # None: rocketmq:tls unset, RocketMQ's launch as it was

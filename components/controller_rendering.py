@@ -69,6 +69,7 @@ def render_controller_script(cfg: ClusterConfig, host: PlannedHost, address: str
         address,
         cfg.ready_timeout_seconds,
         files,
+        tls=cfg.tls,
         controller_port=host.controller_port,
         runtime_conf="",
     )
@@ -78,6 +79,6 @@ def render_controller_rollout(cfg: ClusterConfig, host: PlannedHost, address: st
     """The controller's rolling-restart step: it waits until the controllers have a leader again,
     so that at most one of them is away at a time."""
     context = _service_context(
-        "controller", host.key, address, cfg.ready_timeout_seconds, controller_port=host.controller_port
+        "controller", host.key, address, cfg.ready_timeout_seconds, tls=cfg.tls, controller_port=host.controller_port
     )
     return render("rollout.sh.j2", master_endpoint="", settle_seconds=0, **context)

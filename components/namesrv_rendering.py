@@ -50,6 +50,7 @@ def render_namesrv_script(
         address,
         cfg.ready_timeout_seconds,
         files,
+        tls=cfg.tls,
         port=port,
         runtime_conf="",
         controller_port=controller_port if controllers is not None else None,
@@ -67,7 +68,13 @@ def render_namesrv_rollout(
     """The name server's rolling-restart step (see templates/rollout.sh.j2); with its controller
     (master-slave-auto) at `controller_port`, it waits until the controllers have a leader again."""
     context = _service_context(
-        "namesrv", host_label, address, cfg.ready_timeout_seconds, port=port, controller_port=controller_port
+        "namesrv",
+        host_label,
+        address,
+        cfg.ready_timeout_seconds,
+        tls=cfg.tls,
+        port=port,
+        controller_port=controller_port,
     )
     # Clients may hold routes from it from before every broker registered again.
     return render("rollout.sh.j2", master_endpoint="", settle_seconds=route_refresh_wait(cfg), **context)

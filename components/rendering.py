@@ -22,7 +22,14 @@ from components.acl_settings import (
     broker_auth_properties,
     proxy_auth_settings,
 )
-from components.config_model import ClusterConfig, ReleaseSettings
+from components.config_model import ClusterConfig, ReleaseSettings, TlsSettings
+from components.tls_settings import (
+    CLUSTER_INFO_CA_VARIABLE,
+    client_jvm_options,
+    cluster_info_ca,
+    proxy_tls_settings,
+    server_jvm_options,
+)
 from components.topology import BrokerNode, ProxyPorts
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -125,6 +132,11 @@ class HostFile:
     content: str
 
 
+def render_cluster_info() -> str:
+    """templates/cluster-info.py.j2, the health checks' probe (every host gets it at prepare)."""
+    return render("cluster-info.py.j2", ca_variable=CLUSTER_INFO_CA_VARIABLE)
+
+
 def render_prepare_script(
     host_label: str,
     release: ReleaseSettings,
@@ -134,7 +146,7 @@ def render_prepare_script(
     authorized_key: tuple[str, str] | None = None,
 ) -> str:
     """`authorized_key` is (SSH user, OpenSSH public key line) to authorize on the host."""
-    cluster_info = render("cluster-info.py.j2")
+    cluster_info = render_cluster_info()
     if HEREDOC in cluster_info:
         raise ValueError(f"cluster-info contains the heredoc marker {HEREDOC}")
     return render(
@@ -158,8 +170,8 @@ def jdk_module_options(release: ReleaseSettings) -> str:
     return " ".join(JDK_MODULE_OPTIONS_4X) if needs_flags else ""
 
 
-def render_mqadmin(release: ReleaseSettings) -> str:
-    options = [TOOLS_JVM_OPTIONS, jdk_module_options(release)]
+def render_mqadmin(release: ReleaseSettings, tls: TlsSettings | None = None) -> str:
+    options = [TOOLS_JVM_OPTIONS, jdk_module_options(release), client_jvm_options(tls) if tls else ""]
     if release.version_tuple >= (5, 0, 0):  # as Apache's 5.x mqadmin does
         options.append(f"-Drmq.logback.configurationFile={ROCKETMQ_HOME}/conf/rmq.tools.logback.xml")
     return render(
@@ -171,9 +183,12 @@ def render_mqadmin(release: ReleaseSettings) -> str:
     )
 
 
-def render_install_script(host_label: str, release: ReleaseSettings, *, plain_acl: bool = False) -> str:
-    """`plain_acl`: rocketmq:acl on 4.9.x, whose brokers would log the users' secret keys."""
-    mqadmin = render_mqadmin(release)
+def render_install_script(
+    host_label: str, release: ReleaseSettings, *, plain_acl: bool = False, tls: TlsSettings | None = None
+) -> str:
+    """`plain_acl`: rocketmq:acl on 4.9.x, whose brokers would log the users' secret keys; `tls`:
+    mqadmin speaks TLS (rocketmq:tls permissive or enforcing)."""
+    mqadmin = render_mqadmin(release, tls)
     if HEREDOC in mqadmin:
         raise ValueError("the mqadmin wrapper would end its here-document early")
     return render(
@@ -222,12 +237,11 @@ def render_proxy_conf(cfg: ClusterConfig, ports: ProxyPorts, *, metrics: bool, e
         # Before 5.5.0 ProxyConfig also has setMetricsExporterType(int), which fastjson2 picks for
         # this key and which refuses "PROM"; 5.5.0 has only the String setter. PROM's number is 2.
         exporter = "2" if cfg.release.version_tuple < (5, 5, 0) else '"PROM"'
+    settings = {**(proxy_auth_settings(cfg.acl.enforced) if cfg.acl else {}), **proxy_tls_settings(cfg.tls)}
     return render(
         "proxy.json.j2",
         cluster_name=cfg.cluster_name,
-        auth_settings={key: json.dumps(v) for key, v in proxy_auth_settings(cfg.acl.enforced).items()}
-        if cfg.acl
-        else {},
+        auth_settings={key: json.dumps(v) for key, v in settings.items()},
         ports=ports,
         metrics_exporter_type=exporter,
         exporter_port=exporter_port if metrics else None,
@@ -250,12 +264,16 @@ def render_unit(role: str, store_path: str, *, keeps_state: bool = False, acl: b
     )
 
 
-def render_start_script(release: ReleaseSettings, *, acl: bool = False, plain_acl: bool = False) -> str:
+def render_start_script(
+    release: ReleaseSettings, *, acl: bool = False, plain_acl: bool = False, tls: TlsSettings | None = None
+) -> str:
     """`acl`: a broker's (and a proxy's) start merges its credentials file into the config it reads
-    (ACL 2.0); `plain_acl`: a broker reads the program's plain_acl.yml (ACL 1.0, 4.9.x)."""
+    (ACL 2.0); `plain_acl`: a broker reads the program's plain_acl.yml (ACL 1.0, 4.9.x); `tls`: every
+    JVM starts in that TLS mode (None: as RocketMQ starts by default, and the script as it was)."""
     return render(
         "rocketmq-start.sh.j2",
         rocketmq_home=ROCKETMQ_HOME,
+        tls_options=server_jvm_options(tls) if tls is not None else "",
         plain_acl_option=PLAIN_ACL_FILE_OPTION if plain_acl else "",
         broker_auth_conf=BROKER_AUTH_CONF if acl else "",
         proxy_auth_conf=PROXY_AUTH_CONF if acl else "",
@@ -276,7 +294,7 @@ def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_stat
         HostFile(
             "/usr/local/libexec/rocketmq/start",
             "0755",
-            render_start_script(cfg.release, acl=acl, plain_acl=plain_acl),
+            render_start_script(cfg.release, acl=acl, plain_acl=plain_acl, tls=cfg.tls),
         ),
         HostFile(
             f"/etc/systemd/system/{UNITS[role]}",
@@ -287,8 +305,11 @@ def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_stat
     ]
 
 
-def _service_context(role: str, host_label: str, address: str, ready_timeout: int, **extra: Any) -> dict[str, Any]:
-    """What the configure and rolling-restart scripts of one service share."""
+def _service_context(
+    role: str, host_label: str, address: str, ready_timeout: int, *, tls: TlsSettings | None, **extra: Any
+) -> dict[str, Any]:
+    """What the configure and rolling-restart scripts of one service share; `tls`: the cluster's
+    (rocketmq:tls), which the health checks' probe follows."""
     description = f"the {DESCRIPTIONS[role]}"
     if "node" in extra:
         description = f"RocketMQ broker {extra['node'].label}"
@@ -304,6 +325,8 @@ def _service_context(role: str, host_label: str, address: str, ready_timeout: in
         "log_files": LOG_FILES[role],
         "mqadmin": MQADMIN,
         "cluster_info": CLUSTER_INFO,
+        "cluster_info_ca_variable": CLUSTER_INFO_CA_VARIABLE,
+        "cluster_info_ca": cluster_info_ca(tls),
         **extra,
     }
 
@@ -350,6 +373,7 @@ def render_broker_script(
         address,
         cfg.ready_timeout_seconds,
         files,
+        tls=cfg.tls,
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,
@@ -380,6 +404,7 @@ def render_broker_rollout(
         host_label,
         address,
         cfg.ready_timeout_seconds,
+        tls=cfg.tls,
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,

@@ -9,10 +9,12 @@ import pulumi
 from pulumi_command import remote
 
 from components.acl_rendering import render_credentials_script
-from components.config_model import AclSettings, ReleaseSettings
+from components.config_model import AclSettings, ReleaseSettings, TlsSettings
 from components.firewall_rules import FirewallRule, render_firewall_script
 from components.remote import HostEndpoint, root_script
 from components.rendering import DELETE_FROM_STDIN, render_install_script, render_prepare_script
+from components.tls_certificates import HostCertificate, StackCa
+from components.tls_rendering import HostTlsFiles, render_tls_script
 from components.topology import PlannedHost
 
 
@@ -33,11 +35,15 @@ class RocketMqHostArgs:
     acl_admin: pulumi.Resource | None = None
     # ACL 1.0 (4.9.x) on a broker host: the brokers' addresses, which its plain_acl.yml lets in.
     acl_trusted_addresses: pulumi.Input[Sequence[str]] | None = None
+    # rocketmq:tls: the cluster's mode (mqadmin follows it), and with permissive or enforcing the CA
+    # that signs this host's certificate.
+    tls: TlsSettings | None = None
+    tls_ca: StackCa | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
-    """Prepares the host (opens its firewall to its roles' traffic, and writes the ACL credentials),
-    then downloads, verifies and unpacks the release.
+    """Prepares the host (opens its firewall to its roles' traffic, writes the ACL credentials and
+    the TLS certificate), then downloads, verifies and unpacks the release.
 
     `installed` is what services on this host depend on."""
 
@@ -100,12 +106,16 @@ class RocketMqHost(pulumi.ComponentResource):
                     triggers=self.machine_triggers,
                 )
             )
+        if args.tls_ca is not None:
+            before_install.append(self._tls_files(name, args, args.tls_ca))
         plain_acl = args.acl is not None and args.acl.model == 1
-        install_script: pulumi.Input[str] = render_install_script(self.key, args.release, plain_acl=plain_acl)
+        install_script: pulumi.Input[str] = render_install_script(
+            self.key, args.release, plain_acl=plain_acl, tls=args.tls
+        )
         if args.mirror is not None:
             install_script = pulumi.Output.from_input(args.mirror).apply(
                 lambda mirror: render_install_script(
-                    self.key, replace(args.release, mirror=mirror), plain_acl=plain_acl
+                    self.key, replace(args.release, mirror=mirror), plain_acl=plain_acl, tls=args.tls
                 )
             )
         self.installed = root_script(
@@ -117,3 +127,27 @@ class RocketMqHost(pulumi.ComponentResource):
             triggers=self.machine_triggers,
         )
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})
+
+    def _tls_files(self, name: str, args: RocketMqHostArgs, ca: StackCa) -> remote.Command:
+        """The host's certificate, for every address clients may use, and the step that writes it;
+        the step holds its private key, so its script goes to the host as a secret."""
+        certificate = HostCertificate(
+            f"{name}-tls-cert",
+            host=self.key,
+            addresses=pulumi.Output.all(args.endpoint.ssh_host, args.endpoint.private_address),
+            ca_certificate=ca.certificate,
+            ca_key=ca.private_key,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        script = pulumi.Output.all(ca.certificate, certificate.certificate, certificate.private_key).apply(
+            lambda pems: render_tls_script(self.key, HostTlsFiles(pems[0], pems[1], pems[2]))
+        )
+        return root_script(
+            f"{name}-tls",
+            args.connection,
+            pulumi.Output.secret(script),
+            parent=self,
+            depends_on=[self.prepared],
+            delete=DELETE_FROM_STDIN,
+            triggers=self.machine_triggers,
+        )

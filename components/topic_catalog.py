@@ -20,6 +20,7 @@ from components.config_topics import ConsumerGroupSpec, TopicSpec
 from components.remote import root_script
 from components.rendering import DELETE_FROM_STDIN
 from components.rocketmq_host import RocketMqHost
+from components.tls_settings import cluster_info_ca
 from components.topic_rendering import render_group_script, render_topic_script
 
 TopicLayout = dict[str, dict[str, dict[str, int]]]
@@ -79,6 +80,7 @@ class TopicCatalog(pulumi.ComponentResource):
                 namesrv_addr=values[0],
                 broker_names=chosen or args.broker_names,
                 broker_addresses=dict(zip(chosen, values[1:], strict=True)),
+                cluster_info_ca=cluster_info_ca(args.cfg.tls),
             )
 
         script = pulumi.Output.all(args.namesrv_addr, *[args.masters[g] for g in chosen]).apply(render)

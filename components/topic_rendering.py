@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from components.config_topics import ConsumerGroupSpec, TopicSpec
 from components.rendering import ADMIN_LOCK, CLUSTER_INFO, MQADMIN, render
+from components.tls_settings import CLUSTER_INFO_CA_VARIABLE
 
 # How long the name servers may take to show a topic's new route (brokers register it at once,
 # but a name server that missed the registration waits for the next one, every 30 s).
@@ -32,10 +33,12 @@ def render_topic_script(
     mqadmin: str = MQADMIN,
     route_timeout_seconds: int = ROUTE_TIMEOUT_SECONDS,
     lock_path: str = ADMIN_LOCK,
+    cluster_info_ca: str = "",
 ) -> str:
     """`broker_names`: where the topic lives (every group, or the chosen ones); `broker_addresses`:
     the master endpoint of each chosen group ("": the master the name servers list when the step
-    runs, in master-slave-auto), empty for every group (updateTopic -c)."""
+    runs, in master-slave-auto), empty for every group (updateTopic -c); `cluster_info_ca`: the CA
+    cluster-info checks the name servers against (rocketmq:tls), "" for plaintext."""
     if topic.broker_groups and set(broker_addresses) != set(topic.broker_groups):
         raise ValueError(f"topic {topic.name}: master addresses for {sorted(broker_addresses)}, not its groups")
     return render(
@@ -46,6 +49,8 @@ def render_topic_script(
         namesrv_addr=namesrv_addr,
         masters=[(name, broker_addresses[name]) for name in sorted(broker_addresses)],
         cluster_info=CLUSTER_INFO,
+        cluster_info_ca=cluster_info_ca,
+        cluster_info_ca_variable=CLUSTER_INFO_CA_VARIABLE,
         expected=expected_route(topic, broker_names),
         route_timeout_seconds=route_timeout_seconds,
         mqadmin=mqadmin,

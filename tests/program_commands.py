@@ -7,10 +7,9 @@ import re
 from typing import Any
 
 from components.rendering import HEREDOC
-from tests.pulumi_harness import ProgramRun, Registered
+from tests.pulumi_harness import SECRET_SIG, ProgramRun, Registered
 
-# How Pulumi marks a secret value in resource inputs.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
+__all__ = ["SECRET_SIG"]  # how Pulumi marks a secret value in resource inputs; tests import it from here
 
 
 def written_file(command: Registered, path: str) -> str | None:

@@ -14,6 +14,10 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from components.host_keys import new_host_key
+from components.tls_certificates import issue_certificate, new_authority
+
+# How the engine marks a secret value (the mocks see its wrapper, as the state holds it encrypted).
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nTESTKEY-NOT-REAL-0123456789\n-----END OPENSSH PRIVATE KEY-----\n"
@@ -51,6 +55,11 @@ class Registered:
     outputs: dict[str, Any]
 
 
+def _revealed(value: Any) -> Any:
+    """A mock's input as the provider would get it: a secret's value (mocks see its wrapper)."""
+    return value["value"] if isinstance(value, dict) and SECRET_SIG in value else value
+
+
 @dataclass
 class RecordingMocks(pulumi.runtime.Mocks):
     resources: list[Registered] = field(default_factory=list)
@@ -82,6 +91,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
             # components/host_keys.py's SshHostKey: the key its provider would make.
             private, public = new_host_key()
             outputs.update(public_key=public, private_key=private)
+        elif args.typ == DYNAMIC_TYPE and args.name.endswith("-tls-ca"):
+            # components/tls_certificates.py: what their providers would make.
+            certificate, key = new_authority(str(args.inputs["common_name"]))
+            outputs.update(certificate=certificate, private_key=key)
+        elif args.typ == DYNAMIC_TYPE and args.name.endswith("-tls-cert"):
+            inputs = args.inputs
+            certificate, key = issue_certificate(
+                _revealed(inputs["ca_certificate"]), _revealed(inputs["ca_key"]), inputs["host"], inputs["addresses"]
+            )
+            outputs = {"host": inputs["host"], "addresses": inputs["addresses"]}
+            outputs.update(certificate=certificate, private_key=key)
         elif args.typ == COMMAND_TYPE:
             outputs.update(stdout="", stderr="")
         elif args.typ == LOCAL_COMMAND_TYPE:

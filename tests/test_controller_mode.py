@@ -156,7 +156,7 @@ class _ControllerServer(socketserver.ThreadingTCPServer):
 @pytest.mark.parametrize("leader", ["10.0.0.2:9878", ""])
 def test_cluster_info_asks_a_controller_for_its_leader(tmp_path: Path, leader: str) -> None:
     script = tmp_path / "cluster-info"
-    script.write_text(rendering.render("cluster-info.py.j2"))
+    script.write_text(rendering.render_cluster_info())
     server = _ControllerServer(leader)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -243,7 +243,7 @@ def _elected_rollout(tmp_path: Path, namesrv: str, state: Path, *, groups: int =
         directory.mkdir()
     (state / "restart-pending-broker").touch()
     cluster_info = tmp_path / "cluster-info"
-    cluster_info.write_text(rendering.render("cluster-info.py.j2"))
+    cluster_info.write_text(rendering.render_cluster_info())
     for name, text in (
         ("systemctl", CALLS_SYSTEMCTL),
         ("journalctl", FAKE_JOURNALCTL),

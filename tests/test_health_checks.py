@@ -96,7 +96,7 @@ def name_server() -> Iterator[_Server]:
 @pytest.fixture
 def cluster_info(tmp_path: Path) -> Path:
     script = tmp_path / "cluster-info"
-    script.write_text(rendering.render("cluster-info.py.j2"))
+    script.write_text(rendering.render_cluster_info())
     script.chmod(0o755)
     return script
 
@@ -274,7 +274,7 @@ def test_a_broker_running_older_files_is_not_asked_for_a_proxy(
 def test_cluster_info_is_clean_python(tmp_path: Path) -> None:
     """It runs on the hosts' own Python (3.9 on EL 9): ruff keeps it to the project's standard."""
     script = tmp_path / "cluster_info.py"
-    script.write_text(rendering.render("cluster-info.py.j2"))
+    script.write_text(rendering.render_cluster_info())
     for check in (["check", "--no-cache", "--target-version", "py39"], ["format", "--check"]):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *check, str(script)], capture_output=True, text=True, check=False

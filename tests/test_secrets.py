@@ -112,3 +112,32 @@ def test_no_resource_or_output_holds_a_host_private_key_in_plaintext() -> None:
                 carriers += material in repr(resource.inputs)
             assert carriers == 1, f"{key.name}: its instance alone gets it"
             assert plaintext_paths(run.outputs, material) == []
+
+
+TLS_STACKS = [
+    ("hosts-async", hosts_stack("master-slave-async", tls="enforcing", proxy="local"), ["sshPrivateKey"]),
+    ("aws-auto", aws_stack("master-slave-auto", controllers=3, tls="permissive"), ["sshPrivateKey"]),
+    ("local-single", local_stack("single-master", tls="enforcing"), []),
+]
+
+
+@pytest.mark.parametrize(("label", "stack", "secrets"), TLS_STACKS, ids=[s[0] for s in TLS_STACKS])
+def test_no_resource_or_output_holds_a_tls_private_key_in_plaintext(
+    label: str, stack: dict[str, Any], secrets: list[str]
+) -> None:
+    """rocketmq:tls: the stack's CA key and each host's key reach their host's step only as secrets."""
+    run = run_main_program(stack, secrets)
+    makers = [r for r in run.mocks.of_type(DYNAMIC_TYPE) if r.name.endswith(("-tls-ca", "-tls-cert"))]
+    assert len(makers) > 1, "no CA or certificate made: the walk would prove nothing"
+    for maker in makers:
+        assert run.mocks.options_of(maker).additional_secret_outputs == ["private_key"]
+        material = maker.outputs["private_key"].strip().splitlines()[5]
+        carriers = 0
+        for resource in run.mocks.resources:
+            assert plaintext_paths(resource.inputs, material) == [], f"{resource.name} inputs"
+            if resource is not maker:  # its own output is secret by additional_secret_outputs
+                assert plaintext_paths(resource.outputs, material) == [], f"{resource.name} outputs"
+            carriers += material in repr(resource.inputs)
+        # The CA's key: every host's certificate maker; a host's key: its host's TLS step.
+        assert carriers >= 1, f"{maker.name}: nothing got the key"
+        assert plaintext_paths(run.outputs, material) == []

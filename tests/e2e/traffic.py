@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.rendering import render
+from components.rendering import render_cluster_info
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PulumiStack
 from tests.e2e.machine_stalls import MachineStalls, Stall
@@ -255,7 +255,7 @@ class DownedBrokers:
 
     def __enter__(self) -> DownedBrokers:
         cluster_info = Path(self._scratch.name) / "cluster-info"
-        cluster_info.write_text(render("cluster-info.py.j2"))
+        cluster_info.write_text(render_cluster_info())
         watch = [
             sys.executable,
             str(Path(__file__).with_name("broker_watch.py")),
