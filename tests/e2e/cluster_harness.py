@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from components.rendering import CLUSTER_INFO, LOG_DIR, MQADMIN
+from components.tls_settings import CA_FILE, CLUSTER_INFO_CA_VARIABLE
 from tests.e2e import rocketmq_dist
 from tests.e2e.testhosts import Host, SSHResult, TestNetwork
 
@@ -251,10 +252,14 @@ def cluster_rows(output: str) -> list[ClusterRow] | None:
     return rows
 
 
+# On a host with rocketmq:tls (its CA in place), cluster-info speaks TLS, as the program's scripts have it.
+_WITH_CA_IF_TLS = f"if [ -r {CA_FILE} ]; then export {CLUSTER_INFO_CA_VARIABLE}={CA_FILE}; fi; "
+
+
 def registered_brokers(net: TestNetwork, host: Host, namesrv_addr: str) -> set[tuple[str, int, str]] | None:
     """(name, id, address) of every broker any of the name servers lists, asked from ``host`` with the
     program's cluster-info (clusterList's request, without a JVM); None when no name server answered."""
-    answer = net.ssh(host, f"{CLUSTER_INFO} {shlex.quote(namesrv_addr)}")
+    answer = net.ssh(host, f"{_WITH_CA_IF_TLS}{CLUSTER_INFO} {shlex.quote(namesrv_addr)}")
     if answer.returncode != 0:
         return None
     return {(f[1], int(f[2]), f[3]) for f in (line.split() for line in answer.stdout.splitlines()) if len(f) == 4}

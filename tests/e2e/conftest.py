@@ -3,7 +3,8 @@ worker runs which lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from tests.e2e.cluster_harness import engine_environment
 from tests.e2e.suite_stacks import HOST_NAMES, lifecycle_group
 from tests.e2e.testhosts import TestNetwork
+from tests.e2e.traffic import ClientTls, clients_speaking
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
@@ -53,6 +55,13 @@ def client_classpaths() -> dict[str, str]:
     """RocketMQ's Java client per release line (tests/e2e/traffic.py client_for): a 5.x client finds
     no topic route on 4.9.x name servers."""
     return {}
+
+
+@pytest.fixture
+def speak_tls() -> Iterator[Callable[[ClientTls], None]]:
+    """Makes every client the test starts from then on speak TLS (rocketmq:tls), until it ends."""
+    with ExitStack() as scope:
+        yield lambda tls: scope.enter_context(clients_speaking(tls))
 
 
 @pytest.fixture

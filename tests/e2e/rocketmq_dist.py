@@ -166,11 +166,13 @@ def client_command(
     heap: str = "128m",
     route_refresh_seconds: int | None = None,
     start_attempts: int | None = None,
+    jvm_options: Sequence[str] = (),
 ) -> list[str]:
     """``java`` command line running ``RmqCheck`` with ``args``; its clients refresh topic routes
-    every ``route_refresh_seconds`` (RocketMQ's default, 30 s, if None), and a consumer is started
-    at most ``start_attempts`` times (RmqCheck's 10 if None)."""
-    options = [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
+    every ``route_refresh_seconds`` (RocketMQ's default, 30 s, if None), a consumer is started at
+    most ``start_attempts`` times (RmqCheck's 10 if None), and ``jvm_options`` come first (TLS)."""
+    options = [*jvm_options]
+    options += [] if route_refresh_seconds is None else [f"-Drmqcheck.routeRefreshMs={route_refresh_seconds * 1000}"]
     options += [] if start_attempts is None else [f"-Drmqcheck.startAttempts={start_attempts}"]
     return [java, f"-Xms{heap}", f"-Xmx{heap}", *_CLIENT_JVM_OPTIONS, *options, "-cp", classpath, _CLIENT_MAIN, *args]
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from components.tls_certificates import new_authority
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
-from tests.e2e.acl_scenario import acl_1_0_turned_on_under_traffic, acl_turned_on_under_traffic
+from tests.e2e.acl_scenario import Clients, acl_1_0_turned_on_under_traffic, acl_turned_on_under_traffic
 from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
@@ -53,6 +55,7 @@ from tests.e2e.suite_stacks import (
     RELEASE_ROUND_TRIP,
     ROUTE_REFRESH_SECONDS,
     SCALE_OUT,
+    TLS_MODES,
     VERSIONS_BY_MODE,
     broker_host,
     broker_properties,
@@ -63,8 +66,9 @@ from tests.e2e.suite_stacks import (
     stack_hosts,
 )
 from tests.e2e.testhosts import TestNetwork
+from tests.e2e.tls_scenario import check_tls_files, check_tls_refuses_strangers, host_key_material
 from tests.e2e.topics_scenario import topics_and_groups_as_code
-from tests.e2e.traffic import client_for, consume, produce
+from tests.e2e.traffic import ClientTls, client_for, consume, produce
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +81,13 @@ assert sorted([*LIFECYCLES, "master-slave-auto"]) == sorted(LAYOUTS), "every mod
 
 @pytest.mark.parametrize("mode", LIFECYCLES)
 def test_cluster_lifecycle(
-    mode: str, net: TestNetwork, engine_env: dict[str, str], client_classpaths: dict[str, str], tmp_path: Path
+    mode: str,
+    net: TestNetwork,
+    engine_env: dict[str, str],
+    client_classpaths: dict[str, str],
+    tmp_path: Path,
+    *,
+    speak_tls: Callable[[ClientTls], None],
 ) -> None:
     versions = VERSIONS_BY_MODE[mode]
     client_classpath = client_for(client_classpaths, versions[-1])
@@ -91,6 +101,8 @@ def test_cluster_lifecycle(
     config = stack_config(mode, net, mirror, first_version)
     if mode in METRICS_MODES:
         config["metrics"] = True
+    if mode in TLS_MODES:
+        config["tls"] = "enforcing"
     stack.init(config, key)
     probe = hosts_with(net, mode, "broker")[0]
     expected = expected_brokers(net, mode)
@@ -117,6 +129,11 @@ def test_cluster_lifecycle(
     assert {r.version for r in rows} == {"V" + first_version.replace(".", "_")}, rows
     key_material = key.strip().splitlines()[1]
     assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
+    first_hosts = [net.host(h["name"]) for h in config["hosts"]]
+    if mode in TLS_MODES:
+        # -- tls enforcing (tests/e2e/tls_scenario.py): every client from here on speaks TLS
+        check_tls_files(net, first_hosts)
+        speak_tls(ClientTls.trusting(outputs["caCertificate"], tmp_path / "client-tls"))
 
     # -- the program found the JDK baked into the image (java.env points at it)
     jdk_note = net.ssh(probe, "sudo -n cat /etc/rocketmq/java.env", check=True).stdout
@@ -124,6 +141,11 @@ def test_cluster_lifecycle(
 
     topic = "E2E_" + mode.upper().replace("-", "_")
     create_topic(net, probe, namesrv, "DefaultCluster", topic)
+    if mode in TLS_MODES:
+        # A plaintext client, and one trusting another CA, are refused; the one trusting the output CA sends.
+        stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
+        clients = Clients(net, client_classpath, namesrv)
+        check_tls_refuses_strangers(clients, topic, None, outputs["proxyEndpoints"], stranger=stranger)
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-first", count=MESSAGES)
     if mode in METRICS_MODES:
@@ -341,6 +363,10 @@ def test_cluster_lifecycle(
         # (tests/e2e/acl_scenario.py): one broker restarts at a time, then every grant holds
         wait_for_cluster(net, probe, namesrv, expected)
         acl_1_0_turned_on_under_traffic(cluster, hosts=[net.host(h["name"]) for h in hosts], broker_hosts=broker_hosts)
+
+    if mode in TLS_MODES:
+        tls_key = host_key_material(net, first_hosts[0])
+        assert places_holding(net, net.hosts, stack, tls_key) == [], "a host's TLS key shows in plaintext"
 
     # -- destroy: services stopped and disabled on every host
     stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)

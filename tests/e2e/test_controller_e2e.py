@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from components.acl_settings import TOOLS_YML
+from components.tls_certificates import new_authority
+from components.tls_settings import CERTIFICATE_FILE
 from tests.e2e.acl_scenario import (
     AclUsers,
     Clients,
@@ -58,7 +60,8 @@ from tests.e2e.suite_stacks import (
     stack_config,
 )
 from tests.e2e.testhosts import Host, TestNetwork
-from tests.e2e.traffic import SteadyTraffic, client_for, consume, produce
+from tests.e2e.tls_scenario import check_tls_files, check_tls_refuses_strangers, host_key_material
+from tests.e2e.traffic import ClientTls, SteadyTraffic, client_for, clients_speaking, consume, produce
 
 pytestmark = pytest.mark.e2e
 
@@ -189,6 +192,7 @@ def test_controllers_of_their_own(
         config = stack_config(MODE, net, mirror, version, layout=OWN_CONTROLLER_LAYOUT)
         # The tests' clients run in the control namespace: the stack lets them in as its clients.
         config["clientCidrs"] = [f"{net.control_address}/32"]
+        config["tls"] = "enforcing"  # every connection encrypted, with certificates from the stack's CA
         stack.init({**config, "controllerHeap": "128m", "proxyHeap": "256m"}, net.private_key_path.read_text())
         # ACL on: every client below signs as one of these users; the program's own calls as its admin.
         topic = "E2E_OWN_CONTROLLER"
@@ -207,84 +211,104 @@ def test_controllers_of_their_own(
         # -- up from empty: the controller of its own elects a master; the name server runs none
         stack.up()
         namesrv = stack.outputs()["namesrvAddr"]
-        masters = wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
-        conf = net.ssh(n3, "cat /etc/rocketmq/controller.conf", check=True).stdout
-        assert f"controllerDLegerPeers=n0-{n3.address}:9878" in conf, conf
-        assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() == "active"
-        assert "enableControllerInNamesrv" not in net.ssh(n1, "cat /etc/rocketmq/namesrv.conf", check=True).stdout
-        check_credential_files(net, net.hosts, [n1, n2])
-        for name in (topic, users.check_topic, users.sdk_topic):
-            create_topic(net, n1, namesrv, "DefaultCluster", name)  # mqadmin signs as the program's admin
-        produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
-        # -- the firewall let that in (clientCidrs), and keeps out what no role offers to that source
-        master = masters["broker-a"].split(":")[0]
-        assert not connects(net, None, master, 10912), "a client reached the master's HA port"
-        assert connects(
-            net, net.host(replicas["broker-a"].difference({masters["broker-a"]}).pop().split(":")[0]), master, 10912
-        )
-        assert not connects(net, None, n3.address, 9878), "a client reached the controller"
-        assert not connects(net, n1, n3.address, 9999) and not connects(net, None, n3.address, 9999)
-        # -- ACL: no credentials, no access; a publisher only sends; the admin does everything
-        clients = Clients(net, classpath, namesrv)
-        check_who_may_do_what(clients, users)
-        check_proxy_checks_clients(clients, stack.outputs()["proxyEndpoints"], users)
+        # rocketmq:tls enforcing: every client below speaks TLS and trusts the CA the stack made.
+        tls = ClientTls.trusting(stack.outputs()["caCertificate"], tmp_path / "client-tls")
+        with clients_speaking(tls):
+            masters = wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
+            conf = net.ssh(n3, "cat /etc/rocketmq/controller.conf", check=True).stdout
+            assert f"controllerDLegerPeers=n0-{n3.address}:9878" in conf, conf
+            assert net.ssh(n3, f"systemctl is-active {CONTROLLER_UNIT}").stdout.strip() == "active"
+            assert "enableControllerInNamesrv" not in net.ssh(n1, "cat /etc/rocketmq/namesrv.conf", check=True).stdout
+            check_credential_files(net, net.hosts, [n1, n2])
+            check_tls_files(net, net.hosts)
+            certificates = {h.name: net.ssh(h, f"sha256sum {CERTIFICATE_FILE}", check=True).stdout for h in net.hosts}
+            for name in (topic, users.check_topic, users.sdk_topic):
+                create_topic(net, n1, namesrv, "DefaultCluster", name)  # mqadmin signs as the program's admin
+            # -- TLS: a plaintext client, and one that trusts another CA, are refused; then this one sends
+            clients = Clients(net, classpath, namesrv)
+            stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
+            check_tls_refuses_strangers(clients, topic, app, stack.outputs()["proxyEndpoints"], stranger=stranger)
+            produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
+            # -- the firewall let that in (clientCidrs), and keeps out what no role offers to that source
+            master = masters["broker-a"].split(":")[0]
+            assert not connects(net, None, master, 10912), "a client reached the master's HA port"
+            assert connects(
+                net, net.host(replicas["broker-a"].difference({masters["broker-a"]}).pop().split(":")[0]), master, 10912
+            )
+            assert not connects(net, None, n3.address, 9878), "a client reached the controller"
+            assert not connects(net, n1, n3.address, 9999) and not connects(net, None, n3.address, 9999)
+            # -- ACL: no credentials, no access; a publisher only sends; the admin does everything
+            check_who_may_do_what(clients, users)
+            check_proxy_checks_clients(clients, stack.outputs()["proxyEndpoints"], users)
 
-        # -- SIGKILL the master: the controller elects the other replica, and sends go on there
-        old_master = net.host(masters["broker-a"].split(":")[0])
-        net.ssh(
-            old_master,
-            f"sudo -n kill -9 {broker_jvm_pid(net, old_master)}; sudo -n systemctl stop {BROKER_UNIT}",
-            check=True,
-        )
-        started = time.monotonic()
-        new_master = _wait_for_new_master(net, n1, namesrv, "broker-a", replaced=masters["broker-a"])
-        print(f"\ncontroller of its own: {new_master} listed as master {time.monotonic() - started:.1f}s after SIGKILL")
-        produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
-        consume(net, classpath, namesrv, topic, group=users.group, count=MESSAGES, credentials=app)
+            # -- SIGKILL the master: the controller elects the other replica, and sends go on there
+            old_master = net.host(masters["broker-a"].split(":")[0])
+            net.ssh(
+                old_master,
+                f"sudo -n kill -9 {broker_jvm_pid(net, old_master)}; sudo -n systemctl stop {BROKER_UNIT}",
+                check=True,
+            )
+            started = time.monotonic()
+            new_master = _wait_for_new_master(net, n1, namesrv, "broker-a", replaced=masters["broker-a"])
+            print(
+                f"\ncontroller of its own: {new_master} listed as master {time.monotonic() - started:.1f}s after SIGKILL"
+            )
+            produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
+            consume(net, classpath, namesrv, topic, group=users.group, count=MESSAGES, credentials=app)
 
-        # -- n3 shows another SSH host key than the one pinned for it: up refuses to talk to it
-        other_key = _new_host_key(tmp_path)
-        stack.set_config({"hosts": [{**h, "hostKey": other_key} if h["name"] == "n3" else h for h in config["hosts"]]})
-        refused = stack.up(check=False)
-        output = refused.stdout + refused.stderr
-        assert refused.returncode != 0 and re.search(
-            r"\(rocketmq-[\w-]*n3[\w-]*\):\s+error: .*host key mismatch", output
-        ), output[-3000:]
-        stack.set_config({"hosts": config["hosts"]})
+            # -- n3 shows another SSH host key than the one pinned for it: up refuses to talk to it
+            other_key = _new_host_key(tmp_path)
+            stack.set_config(
+                {"hosts": [{**h, "hostKey": other_key} if h["name"] == "n3" else h for h in config["hosts"]]}
+            )
+            refused = stack.up(check=False)
+            output = refused.stdout + refused.stderr
+            assert refused.returncode != 0 and re.search(
+                r"\(rocketmq-[\w-]*n3[\w-]*\):\s+error: .*host key mismatch", output
+            ), output[-3000:]
+            stack.set_config({"hosts": config["hosts"]})
 
-        # -- another admin password: refused at its check, before any step; every host keeps its admin
-        tools_yml = {h.name: net.ssh(h, f"sudo -n sha256sum {TOOLS_YML}", check=True).stdout for h in net.hosts}
-        other_admin = users.with_new_admin_password(stack)
-        refused = stack.up(check=False)
-        output = refused.stdout + refused.stderr
-        assert (
-            refused.returncode != 0 and "differs from the admin this cluster's brokers were started with" in output
-        ), output[-3000:]
-        assert {h.name: net.ssh(h, f"sudo -n sha256sum {TOOLS_YML}", check=True).stdout for h in net.hosts} == tools_yml
-        users.configure(stack)
+            # -- another admin password: refused at its check, before any step; every host keeps its admin
+            tools_yml = {h.name: net.ssh(h, f"sudo -n sha256sum {TOOLS_YML}", check=True).stdout for h in net.hosts}
+            other_admin = users.with_new_admin_password(stack)
+            refused = stack.up(check=False)
+            output = refused.stdout + refused.stderr
+            assert (
+                refused.returncode != 0 and "differs from the admin this cluster's brokers were started with" in output
+            ), output[-3000:]
+            assert {
+                h.name: net.ssh(h, f"sudo -n sha256sum {TOOLS_YML}", check=True).stdout for h in net.hosts
+            } == tools_yml
+            users.configure(stack)
 
-        # -- the old master comes back: a replica again, with the users it kept in its store
-        net.ssh(old_master, f"sudo -n systemctl start {BROKER_UNIT}", check=True)
-        wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
+            # -- the old master comes back: a replica again, with the users it kept in its store
+            net.ssh(old_master, f"sudo -n systemctl start {BROKER_UNIT}", check=True)
+            wait_for_elected_masters(net, n1, namesrv, replicas, timeout=120)
 
-        # -- a controller setting, and a user's new password: the controller's rolling restart waits
-        # for a leader again; the brokers keep running and take the new password as they run
-        running = net.host(new_master.split(":")[0])
-        broker_pid, controller_pid = service_pid(net, running, BROKER_UNIT), service_pid(net, n3, CONTROLLER_UNIT)
-        returned_pid = service_pid(net, old_master, BROKER_UNIT)
-        stack.set_config({"controllerHeap": "160m"})
-        changed = users.with_new_password(stack, "e2e-pub")
-        stack.up()
-        assert service_pid(net, n3, CONTROLLER_UNIT) not in (0, controller_pid)
-        assert 'HEAP="160m"' in net.ssh(n3, "cat /etc/rocketmq/controller.env", check=True).stdout
-        assert service_pid(net, running, BROKER_UNIT) == broker_pid
-        assert service_pid(net, old_master, BROKER_UNIT) == returned_pid
-        check_changed_password(clients, users.check_topic, users, changed, "e2e-pub")
-        key_material = net.private_key_path.read_text().strip().splitlines()[1]
-        assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
-        assert passwords_in_plaintext(net, stack, users, changed, other_admin) == [], (
-            "an ACL password shows in plaintext"
-        )
+            # -- a controller setting, and a user's new password: the controller's rolling restart waits
+            # for a leader again; the brokers keep running and take the new password as they run
+            running = net.host(new_master.split(":")[0])
+            broker_pid, controller_pid = service_pid(net, running, BROKER_UNIT), service_pid(net, n3, CONTROLLER_UNIT)
+            returned_pid = service_pid(net, old_master, BROKER_UNIT)
+            stack.set_config({"controllerHeap": "160m"})
+            changed = users.with_new_password(stack, "e2e-pub")
+            stack.up()
+            assert service_pid(net, n3, CONTROLLER_UNIT) not in (0, controller_pid)
+            assert 'HEAP="160m"' in net.ssh(n3, "cat /etc/rocketmq/controller.env", check=True).stdout
+            assert service_pid(net, running, BROKER_UNIT) == broker_pid
+            assert service_pid(net, old_master, BROKER_UNIT) == returned_pid
+            check_changed_password(clients, users.check_topic, users, changed, "e2e-pub")
+            key_material = net.private_key_path.read_text().strip().splitlines()[1]
+            assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
+            # Every later up kept the certificates the first one made.
+            assert {h.name: net.ssh(h, f"sha256sum {CERTIFICATE_FILE}", check=True).stdout for h in net.hosts} == (
+                certificates
+            )
+            tls_key = host_key_material(net, n1)
+            assert places_holding(net, net.hosts, stack, tls_key) == [], "a host's TLS key shows in plaintext"
+            assert passwords_in_plaintext(net, stack, users, changed, other_admin) == [], (
+                "an ACL password shows in plaintext"
+            )
 
         # -- destroy: the controller stops with the rest, and the firewalls close what up opened
         stack.run("destroy", "--yes", "--skip-preview", "--stack", stack.name)

@@ -10,12 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from components.rendering import render_cluster_info
+from components.tls_settings import CLUSTER_INFO_CA_VARIABLE
 from tests.e2e import rocketmq_dist
 from tests.e2e.cluster_harness import PulumiStack
 from tests.e2e.machine_stalls import MachineStalls, Stall
@@ -33,6 +36,52 @@ def client_for(classpaths: dict[str, str], version: str) -> str:
 Credentials = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class ClientTls:
+    """How the tests' clients speak TLS to a cluster with rocketmq:tls: RocketMQ's Java client
+    verifies the servers against the CA in ``properties_file`` (as README tells users to); the 5.x
+    SDK only turns SSL on (it verifies nothing)."""
+
+    properties_file: Path
+
+    @classmethod
+    def trusting(cls, ca_certificate: str, directory: Path) -> ClientTls:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "ca.pem").write_text(ca_certificate)
+        properties = directory / "client-tls.properties"
+        properties.write_text(
+            f"tls.test.mode.enable=false\ntls.client.authServer=true\ntls.client.trustCertPath={directory / 'ca.pem'}\n"
+        )
+        return cls(properties)
+
+    @property
+    def ca_file(self) -> Path:
+        return self.properties_file.with_name("ca.pem")
+
+    @property
+    def jvm_options(self) -> tuple[str, ...]:
+        return ("-Dtls.enable=true", f"-Dtls.config.file={self.properties_file}")
+
+
+# The TLS the clients started in this context speak; None: plaintext.
+_CLIENT_TLS: ContextVar[ClientTls | None] = ContextVar("client_tls", default=None)
+
+
+@contextmanager
+def clients_speaking(tls: ClientTls | None) -> Iterator[None]:
+    """Every client started inside speaks ``tls`` (None: plaintext) to the cluster."""
+    token = _CLIENT_TLS.set(tls)
+    try:
+        yield
+    finally:
+        _CLIENT_TLS.reset(token)
+
+
+def _tls_options() -> tuple[str, ...]:
+    tls = _CLIENT_TLS.get()
+    return () if tls is None else tls.jvm_options
+
+
 def client(
     net: TestNetwork | None,
     classpath: str,
@@ -45,15 +94,18 @@ def client(
     talks to 127.0.0.1) directly on this machine; signing as ``credentials``' user (in its
     environment, never on its command line)."""
     run = subprocess.run if net is None else net.run_in_control
-    command = rocketmq_dist.client_command(classpath, *args, start_attempts=start_attempts)
-    return run(command, capture_output=True, text=True, timeout=timeout, env=_signing_env(credentials))
+    command = rocketmq_dist.client_command(classpath, *args, start_attempts=start_attempts, jvm_options=_tls_options())
+    return run(command, capture_output=True, text=True, timeout=timeout, env=client_env(credentials))
 
 
-def _signing_env(credentials: Credentials | None) -> dict[str, str]:
-    """The environment of a client that signs as ``credentials``' user (RmqCheck, ProxyCheck)."""
+def client_env(credentials: Credentials | None) -> dict[str, str]:
+    """The environment of a client that signs as ``credentials``' user (RmqCheck, ProxyCheck), and
+    for ProxyCheck whether to turn SSL on (clients_speaking)."""
     env = dict(os.environ)
     if credentials is not None:
         env.update(RMQCHECK_ACCESS_KEY=credentials[0], RMQCHECK_SECRET_KEY=credentials[1])
+    if _CLIENT_TLS.get() is not None:
+        env["PROXYCHECK_SSL"] = "true"
     return env
 
 
@@ -124,7 +176,7 @@ def sdk_round_trip(
     argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
     run = subprocess.run if net is None else net.run_in_control
     timeout = timeout_s + count // max(per_second, 1) + 180
-    result = run(argv, capture_output=True, text=True, timeout=timeout, env=_signing_env(credentials))
+    result = run(argv, capture_output=True, text=True, timeout=timeout, env=client_env(credentials))
     output = result.stdout[-3000:] + result.stderr[-3000:]
     figures = dict(re.findall(r"^(SENT|RECEIVED|LOST|DUPLICATES|RECEIVE-ERRORS) (\d+)", result.stdout, re.MULTILINE))
     failed = re.search(r"^SENT \d+ (\d+)$", result.stdout, re.MULTILINE)
@@ -186,7 +238,7 @@ class SteadyTraffic:
         credentials: Credentials | None = None,
     ) -> None:
         self._net = net
-        self._env = _signing_env(credentials)
+        self._env = client_env(credentials)
         self._argv = rocketmq_dist.client_command(
             classpath,
             "steady",
@@ -197,6 +249,7 @@ class SteadyTraffic:
             str(drain_seconds),
             str(STEADY_SEND_TIMEOUT_SECONDS * 1000),
             route_refresh_seconds=route_refresh_seconds,
+            jvm_options=_tls_options(),
         )
         self._timeout = drain_seconds + 120
         self._proc: subprocess.Popen[str] | None = None
@@ -263,7 +316,11 @@ class DownedBrokers:
             self._namesrv_addr,
             *self._expected,
         ]
-        self._watch = self._net.spawn_in_control(watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        tls = _CLIENT_TLS.get()
+        env = dict(os.environ, **({} if tls is None else {CLUSTER_INFO_CA_VARIABLE: str(tls.ca_file)}))
+        self._watch = self._net.spawn_in_control(
+            watch, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -61,7 +61,8 @@ public final class ProxyCheck {
         ClientServiceProvider provider = ClientServiceProvider.loadService();
         ClientConfigurationBuilder builder = ClientConfiguration.newBuilder()
             .setEndpoints(endpoints)
-            .enableSsl(false)
+            // PROXYCHECK_SSL=true: the cluster's proxies speak TLS (rocketmq:tls); the SDK trusts any certificate.
+            .enableSsl(Boolean.parseBoolean(System.getenv("PROXYCHECK_SSL")))
             .setRequestTimeout(Duration.ofSeconds(10));
         String accessKey = System.getenv("RMQCHECK_ACCESS_KEY");
         String secretKey = System.getenv("RMQCHECK_SECRET_KEY");

@@ -1,0 +1,59 @@
+"""rocketmq:tls in a running cluster: the files the program wrote, and who gets in. Used by the
+lifecycle of controllers of their own (tests/e2e/test_controller_e2e.py), whose clients all speak
+TLS (tests/e2e/traffic.py: clients_speaking)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from components.tls_settings import CA_FILE, CERTIFICATE_FILE, KEY_FILE, TLS_PROPERTIES_FILE
+from tests.e2e import rocketmq_dist
+from tests.e2e.acl_scenario import REFUSED_TIMEOUT_SECONDS, Clients
+from tests.e2e.testhosts import Host, TestNetwork
+from tests.e2e.traffic import ClientTls, Credentials, client_env, clients_speaking
+
+
+def check_tls_files(net: TestNetwork, hosts: Sequence[Host]) -> None:
+    """Every host's key is the rocketmq user's alone; its certificate chains to the CA and names
+    the host's address (openssl on the host says so)."""
+    for host in hosts:
+        listing = net.ssh(host, f"sudo -n stat -c '%a %U %n' {KEY_FILE} {CERTIFICATE_FILE} {CA_FILE}", check=True)
+        assert listing.stdout.splitlines() == [
+            f"600 rocketmq {KEY_FILE}",
+            f"644 root {CERTIFICATE_FILE}",
+            f"644 root {CA_FILE}",
+        ], f"{host.name}: {listing.stdout}"
+        verified = net.ssh(host, f"openssl verify -CAfile {CA_FILE} -verify_ip {host.address} {CERTIFICATE_FILE}")
+        assert verified.returncode == 0, f"{host.name}: {verified.stdout}{verified.stderr}"
+        assert "tls.test.mode.enable=false" in net.ssh(host, f"cat {TLS_PROPERTIES_FILE}", check=True).stdout
+
+
+def host_key_material(net: TestNetwork, host: Host) -> str:
+    """A line of ``host``'s TLS private key, to search the logs and the state for."""
+    lines = net.ssh(host, f"sudo -n cat {KEY_FILE}", check=True).stdout.strip().splitlines()
+    assert lines[0] == "-----BEGIN PRIVATE KEY-----", lines[0]
+    return lines[3]
+
+
+def check_tls_refuses_strangers(
+    clients: Clients,
+    topic: str,
+    credentials: Credentials | None,
+    proxy_endpoints: list[str],
+    *,
+    stranger: ClientTls,
+) -> None:
+    """With tls enforcing: a plaintext client and one that trusts another CA cannot send, nor can
+    the 5.x SDK without SSL through the proxies (if any). The caller then sends the same way,
+    speaking TLS with the stack's CA: that those sends go through shows these were refused for TLS."""
+    with clients_speaking(None):
+        assert not clients.sends(topic, credentials), "a plaintext client sent to a cluster with tls enforcing"
+    if proxy_endpoints:
+        args = ["roundtrip", ";".join(proxy_endpoints), topic, "e2e-tls-plaintext", "3", str(REFUSED_TIMEOUT_SECONDS)]
+        argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
+        plain = clients.net.run_in_control(
+            argv, capture_output=True, text=True, timeout=300, env=client_env(credentials)
+        )
+        assert plain.returncode != 0 and "SENT 3 0" not in plain.stdout, "a proxy let in a plaintext gRPC client"
+    with clients_speaking(stranger):
+        assert not clients.sends(topic, credentials), "a client trusting another CA sent"
