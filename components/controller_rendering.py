@@ -64,21 +64,12 @@ def render_controller_script(cfg: ClusterConfig, host: PlannedHost, address: str
     conf = render_controller_conf(cfg, controllers, endpoint(address, host.controller_port))
     files = [*_common_files("controller", cfg, env), HostFile(CONTROLLER_CONF, "0644", conf)]
     return _service_script(
-        "controller",
-        host.key,
-        address,
-        cfg.ready_timeout_seconds,
-        files,
-        tls=cfg.tls,
-        controller_port=host.controller_port,
-        runtime_conf="",
+        "controller", cfg, host.key, address, files, controller_port=host.controller_port, runtime_conf=""
     )
 
 
 def render_controller_rollout(cfg: ClusterConfig, host: PlannedHost, address: str) -> str:
     """The controller's rolling-restart step: it waits until the controllers have a leader again,
     so that at most one of them is away at a time."""
-    context = _service_context(
-        "controller", host.key, address, cfg.ready_timeout_seconds, tls=cfg.tls, controller_port=host.controller_port
-    )
+    context = _service_context("controller", cfg, host.key, address, controller_port=host.controller_port)
     return render("rollout.sh.j2", master_endpoint="", settle_seconds=0, **context)

@@ -46,11 +46,10 @@ def render_namesrv_script(
     ]
     return _service_script(
         "namesrv",
+        cfg,
         host_label,
         address,
-        cfg.ready_timeout_seconds,
         files,
-        tls=cfg.tls,
         port=port,
         runtime_conf="",
         controller_port=controller_port if controllers is not None else None,
@@ -67,14 +66,6 @@ def render_namesrv_rollout(
 ) -> str:
     """The name server's rolling-restart step (see templates/rollout.sh.j2); with its controller
     (master-slave-auto) at `controller_port`, it waits until the controllers have a leader again."""
-    context = _service_context(
-        "namesrv",
-        host_label,
-        address,
-        cfg.ready_timeout_seconds,
-        tls=cfg.tls,
-        port=port,
-        controller_port=controller_port,
-    )
+    context = _service_context("namesrv", cfg, host_label, address, port=port, controller_port=controller_port)
     # Clients may hold routes from it from before every broker registered again.
     return render("rollout.sh.j2", master_endpoint="", settle_seconds=route_refresh_wait(cfg), **context)

@@ -25,21 +25,10 @@ def render_proxy_script(cfg: ClusterConfig, host: PlannedHost, address: str, nam
         cfg, host.proxy_ports, metrics=host.metrics_port is not None, exporter_port=host.metrics_port
     )
     files = [*_common_files("proxy", cfg, env), HostFile(PROXY_CONF, "0644", conf)]
-    return _service_script(
-        "proxy",
-        host.key,
-        address,
-        cfg.ready_timeout_seconds,
-        files,
-        tls=cfg.tls,
-        proxy_ports=host.proxy_ports,
-        runtime_conf="",
-    )
+    return _service_script("proxy", cfg, host.key, address, files, proxy_ports=host.proxy_ports, runtime_conf="")
 
 
 def render_proxy_rollout(cfg: ClusterConfig, host: PlannedHost, address: str) -> str:
     """The proxy's rolling-restart step: clients carry on through the other proxies meanwhile."""
-    context = _service_context(
-        "proxy", host.key, address, cfg.ready_timeout_seconds, tls=cfg.tls, proxy_ports=host.proxy_ports
-    )
+    context = _service_context("proxy", cfg, host.key, address, proxy_ports=host.proxy_ports)
     return render("rollout.sh.j2", master_endpoint="", settle_seconds=0, **context)

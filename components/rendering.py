@@ -305,11 +305,9 @@ def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_stat
     ]
 
 
-def _service_context(
-    role: str, host_label: str, address: str, ready_timeout: int, *, tls: TlsSettings | None, **extra: Any
-) -> dict[str, Any]:
-    """What the configure and rolling-restart scripts of one service share; `tls`: the cluster's
-    (rocketmq:tls), which the health checks' probe follows."""
+def _service_context(role: str, cfg: ClusterConfig, host_label: str, address: str, **extra: Any) -> dict[str, Any]:
+    """What the configure and rolling-restart scripts of one service share (the health checks'
+    probe follows the cluster's rocketmq:tls)."""
     description = f"the {DESCRIPTIONS[role]}"
     if "node" in extra:
         description = f"RocketMQ broker {extra['node'].label}"
@@ -319,20 +317,20 @@ def _service_context(
         "host_label": host_label,
         "unit": UNITS[role],
         "address": address,
-        "ready_timeout_seconds": ready_timeout,
+        "ready_timeout_seconds": cfg.ready_timeout_seconds,
         "rocketmq_home": ROCKETMQ_HOME,
         "log_dir": LOG_DIR,
         "log_files": LOG_FILES[role],
         "mqadmin": MQADMIN,
         "cluster_info": CLUSTER_INFO,
         "cluster_info_ca_variable": CLUSTER_INFO_CA_VARIABLE,
-        "cluster_info_ca": cluster_info_ca(tls),
+        "cluster_info_ca": cluster_info_ca(cfg.tls),
         **extra,
     }
 
 
 def _service_script(
-    role: str, host_label: str, address: str, ready_timeout: int, files: list[HostFile], **extra: Any
+    role: str, cfg: ClusterConfig, host_label: str, address: str, files: list[HostFile], **extra: Any
 ) -> str:
     for file in files:
         if HEREDOC in file.content:
@@ -342,7 +340,7 @@ def _service_script(
         runtime_properties=RUNTIME_BROKER_PROPERTIES,
         files=[HostFile(f.path, f.mode, f.content if f.content.endswith("\n") else f.content + "\n") for f in files],
         heredoc=HEREDOC,
-        **_service_context(role, host_label, address, ready_timeout, **extra),
+        **_service_context(role, cfg, host_label, address, **extra),
     )
 
 
@@ -369,11 +367,10 @@ def render_broker_script(
         )
     return _service_script(
         "broker",
+        cfg,
         host_label,
         address,
-        cfg.ready_timeout_seconds,
         files,
-        tls=cfg.tls,
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,
@@ -401,10 +398,9 @@ def render_broker_rollout(
     and a master first hands its role to another replica."""
     context = _service_context(
         "broker",
+        cfg,
         host_label,
         address,
-        cfg.ready_timeout_seconds,
-        tls=cfg.tls,
         node=node,
         node_cluster=cfg.cluster_name,
         namesrv_addr=namesrv_addr,

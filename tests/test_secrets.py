@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.program_commands import SECRET_SIG
-from tests.pulumi_harness import DYNAMIC_TYPE, LOCAL_COMMAND_TYPE, PRIVATE_KEY, run_main_program
+from tests.pulumi_harness import DYNAMIC_TYPE, LOCAL_COMMAND_TYPE, PRIVATE_KEY, ProgramRun, Registered, run_main_program
 from tests.stacks import HOST_KEY, MODES, aws_stack, hosts_stack, local_stack
 
 # The part of the stack's SSH private key no other value contains.
@@ -104,14 +104,21 @@ def test_no_resource_or_output_holds_a_host_private_key_in_plaintext() -> None:
     for key in host_keys:
         # The PEM's first and last base64 lines are alike for every ED25519 key (header, padding).
         for material in key.outputs["private_key"].strip().splitlines()[2:-2]:
-            carriers = 0
-            for resource in run.mocks.resources:
-                assert plaintext_paths(resource.inputs, material) == [], f"{resource.name} inputs"
-                if resource is not key:  # its own output is secret by additional_secret_outputs
-                    assert plaintext_paths(resource.outputs, material) == [], f"{resource.name} outputs"
-                carriers += material in repr(resource.inputs)
-            assert carriers == 1, f"{key.name}: its instance alone gets it"
-            assert plaintext_paths(run.outputs, material) == []
+            assert _carriers_of(run, key, material) == 1, f"{key.name}: its instance alone gets it"
+
+
+def _carriers_of(run: ProgramRun, maker: Registered, material: str) -> int:
+    """How many resources get ``material`` (a line of the key ``maker`` made) as an input, each
+    marked secret; no other input, output (but the maker's own, secret by
+    additional_secret_outputs) or stack output holds it in plaintext."""
+    carriers = 0
+    for resource in run.mocks.resources:
+        assert plaintext_paths(resource.inputs, material) == [], f"{resource.name} inputs"
+        if resource is not maker:
+            assert plaintext_paths(resource.outputs, material) == [], f"{resource.name} outputs"
+        carriers += material in repr(resource.inputs)
+    assert plaintext_paths(run.outputs, material) == []
+    return carriers
 
 
 TLS_STACKS = [
@@ -132,12 +139,5 @@ def test_no_resource_or_output_holds_a_tls_private_key_in_plaintext(
     for maker in makers:
         assert run.mocks.options_of(maker).additional_secret_outputs == ["private_key"]
         material = maker.outputs["private_key"].strip().splitlines()[5]
-        carriers = 0
-        for resource in run.mocks.resources:
-            assert plaintext_paths(resource.inputs, material) == [], f"{resource.name} inputs"
-            if resource is not maker:  # its own output is secret by additional_secret_outputs
-                assert plaintext_paths(resource.outputs, material) == [], f"{resource.name} outputs"
-            carriers += material in repr(resource.inputs)
         # The CA's key: every host's certificate maker; a host's key: its host's TLS step.
-        assert carriers >= 1, f"{maker.name}: nothing got the key"
-        assert plaintext_paths(run.outputs, material) == []
+        assert _carriers_of(run, maker, material) >= 1, f"{maker.name}: nothing got the key"

@@ -21,7 +21,7 @@ from components.config import parse_config
 from components.config_checks import ConfigError
 from components.config_model import TlsSettings
 from components.namesrv_rendering import render_namesrv_script
-from components.tls_certificates import issue_certificate, new_authority, signed_by
+from components.tls_certificates import _HostCertificateProvider, issue_certificate, new_authority, signed_by
 from components.tls_rendering import HostTlsFiles, render_tls_script
 from components.tls_settings import CA_FILE, CLUSTER_INFO_CA_VARIABLE, KEY_FILE
 from components.topology import plan_cluster
@@ -279,3 +279,21 @@ def test_a_name_servers_script_exports_the_ca_only_with_tls() -> None:
         host = plan_cluster(cfg).name_server_hosts[0]
         script = render_namesrv_script(cfg, host.key, "10.0.0.1", 9876)
         assert (f"export {CLUSTER_INFO_CA_VARIABLE}=" in script) is exported, tls
+
+
+def test_a_host_certificate_is_made_again_only_for_another_name_address_or_ca() -> None:
+    """The provider's diff compares the next inputs with what the last create made."""
+    provider = _HostCertificateProvider()
+    made = provider.create(
+        {"host": "n1", "addresses": ["10.0.0.1"], "ca_certificate": CA_CERTIFICATE, "ca_key": CA_KEY}
+    )
+    olds = dict(made.outs or {})
+    same = {"host": "n1", "addresses": ["10.0.0.1"], "ca_certificate": CA_CERTIFICATE, "ca_key": CA_KEY}
+    assert not provider.diff("id", olds, same).changes
+    assert provider.diff("id", olds, {**same, "addresses": ["10.0.0.2"]}).replaces == ["addresses"]
+    assert provider.diff("id", olds, {**same, "ca_certificate": new_authority("other")[0]}).replaces == [
+        "ca_certificate"
+    ]
+    # A preview with the CA not known yet replaces nothing on its account.
+    assert not provider.diff("id", olds, {**same, "ca_certificate": None}).changes
+    assert "ca_key" not in olds  # the CA's key stays an input only
