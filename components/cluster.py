@@ -96,8 +96,9 @@ def _stack_ca(cfg: ClusterConfig) -> StackCa | None:
     """rocketmq:tls permissive or enforcing: the user's CA, or one the program makes for the stack."""
     if cfg.tls is None or not cfg.tls.encrypts:
         return None
-    if cfg.tls.ca_certificate is not None and cfg.tls.ca_key is not None:
-        return StackCa(cfg.tls.ca_certificate, pulumi.Output.secret(cfg.tls.ca_key))
+    if cfg.tls.ca_certificate is not None:
+        key = None if cfg.tls.ca_key is None else pulumi.Output.secret(cfg.tls.ca_key)
+        return StackCa(cfg.tls.ca_certificate, key)
     authority = TlsAuthority("rocketmq-tls-ca", common_name=f"RocketMQ {pulumi.get_project()}/{pulumi.get_stack()} CA")
     return StackCa(authority.certificate, authority.private_key)
 
@@ -144,6 +145,7 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 acl_trusted_addresses=trusted if planned.broker is not None else None,
                 tls=cfg.tls,
                 tls_ca=tls_ca,
+                tls_own_certificate=cfg.tls.host_certificates.get(planned.key) if cfg.tls is not None else None,
             ),
         )
         for planned in plan.hosts

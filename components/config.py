@@ -65,7 +65,7 @@ CONFIG_KEYS = frozenset(
         # authentication and authorization (components/config_acl.py)
         "acl", "aclAdminUser", "aclAdminPassword", "aclUsers",
         # TLS (components/config_tls.py)
-        "tls", "tlsCaCertificate", "tlsCaKey",
+        "tls", "tlsCaCertificate", "tlsCaKey", "tlsCertificates",
     }
 )  # fmt: skip
 
@@ -229,7 +229,7 @@ def parse_config(raw: Mapping[str, Any], secret_keys: frozenset[str] | None = No
     acl = parse_acl(r, secret_keys, release, target)
     from components.config_tls import parse_tls
 
-    tls = parse_tls(r, secret_keys)
+    tls = parse_tls(r, secret_keys, hosts)
     return ClusterConfig(
         mode=mode,
         broker_groups=broker_groups,

@@ -197,6 +197,9 @@ class TlsSettings:
     mode: str  # disabled, permissive or enforcing
     ca_certificate: str | None = None  # PEM: the user's CA; None: the program makes one
     ca_key: str | None = field(default=None, repr=False)  # a secret: never in a repr, a message or a log
+    # target hosts: each host's own certificate and key (PEM) from the user, signed by ca_certificate;
+    # empty: the program signs one for each host.
+    host_certificates: Mapping[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def encrypts(self) -> bool:

@@ -39,6 +39,8 @@ class RocketMqHostArgs:
     # that signs this host's certificate.
     tls: TlsSettings | None = None
     tls_ca: StackCa | None = None
+    # rocketmq:tlsCertificates: the host's own (certificate, private key), instead of one tls_ca signs.
+    tls_own_certificate: tuple[str, str] | None = None
 
 
 class RocketMqHost(pulumi.ComponentResource):
@@ -129,19 +131,25 @@ class RocketMqHost(pulumi.ComponentResource):
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})
 
     def _tls_files(self, name: str, args: RocketMqHostArgs, ca: StackCa) -> remote.Command:
-        """The host's certificate, for every address clients may use, and the step that writes it;
-        the step holds its private key, so its script goes to the host as a secret."""
-        certificate = HostCertificate(
-            f"{name}-tls-cert",
-            host=self.key,
-            addresses=pulumi.Output.all(args.endpoint.ssh_host, args.endpoint.private_address),
-            ca_certificate=ca.certificate,
-            ca_key=ca.private_key,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        script = pulumi.Output.all(ca.certificate, certificate.certificate, certificate.private_key).apply(
-            lambda pems: render_tls_script(self.key, HostTlsFiles(pems[0], pems[1], pems[2]))
-        )
+        """The host's certificate (its own, or one the CA signs for every address clients may use),
+        and the step that writes it; the step holds its private key, so its script goes to the host
+        as a secret."""
+        own = args.tls_own_certificate
+        if own is not None:
+            pems = pulumi.Output.all(ca.certificate, own[0], own[1])
+        else:
+            if ca.private_key is None:
+                raise ValueError(f"host {self.key}: no certificate of its own, and no CA key to sign one")
+            certificate = HostCertificate(
+                f"{name}-tls-cert",
+                host=self.key,
+                addresses=pulumi.Output.all(args.endpoint.ssh_host, args.endpoint.private_address),
+                ca_certificate=ca.certificate,
+                ca_key=ca.private_key,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            pems = pulumi.Output.all(ca.certificate, certificate.certificate, certificate.private_key)
+        script = pems.apply(lambda values: render_tls_script(self.key, HostTlsFiles(values[0], values[1], values[2])))
         return root_script(
             f"{name}-tls",
             args.connection,

@@ -26,7 +26,8 @@ class StackCa:
     stack's TlsAuthority."""
 
     certificate: pulumi.Input[str]
-    private_key: pulumi.Input[str]  # a secret
+    # A secret; None: the user's hosts bring their own certificates (rocketmq:tlsCertificates).
+    private_key: pulumi.Input[str] | None
 
 
 CA_VALID_DAYS = 3650

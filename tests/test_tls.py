@@ -297,3 +297,79 @@ def test_a_host_certificate_is_made_again_only_for_another_name_address_or_ca() 
     # A preview with the CA not known yet replaces nothing on its account.
     assert not provider.diff("id", olds, {**same, "ca_certificate": None}).changes
     assert "ca_key" not in olds  # the CA's key stays an input only
+
+
+# ------------------------------------------------------------------ the hosts' own certificates
+
+
+def _own_certificates(**changed: dict[str, str]) -> str:
+    """tlsCertificates for multi-master's three hosts, each signed by the test CA for its address."""
+    entries = {}
+    for host in json.loads(hosts_stack("multi-master")["hosts"]):
+        certificate, key = issue_certificate(CA_CERTIFICATE, CA_KEY, host["name"], [host["address"]])
+        entries[host["name"]] = {"certificate": certificate, "privateKey": key}
+    entries.update(changed)
+    return json.dumps(entries)
+
+
+OWN_CERTIFICATES = _own_certificates()
+
+
+def test_each_host_may_bring_its_own_certificate_signed_by_the_ca() -> None:
+    stack = hosts_stack(
+        "multi-master", tls="enforcing", tlsCaCertificate=CA_CERTIFICATE, tlsCertificates=OWN_CERTIFICATES
+    )
+    secrets = frozenset({"rocketmq:sshPrivateKey", "rocketmq:tlsCertificates"})
+    tls = parse_config(stack, secret_keys=secrets).tls
+    assert tls is not None and tls.ca_key is None and sorted(tls.host_certificates) == ["peer1", "peer2", "peer3"]
+    run = run_main_program(stack, ["sshPrivateKey", "tlsCertificates"])
+    assert not [r for r in run.mocks.of_type(DYNAMIC_TYPE) if "-tls-" in r.name]  # nothing made, nothing signed
+    by_name = {c.name: c for c in run.commands}
+    for name, (certificate, key) in tls.host_certificates.items():
+        step = by_name[f"rocketmq-{name}-tls"]
+        assert SECRET_SIG in step.inputs["stdin"] and key in step.inputs["stdin"]["value"]
+        assert certificate in step.inputs["stdin"]["value"]
+        line = key.strip().splitlines()[5]
+        assert all(line not in repr(r.inputs) for r in run.mocks.resources if r is not step), name
+    assert run.outputs["caCertificate"] == CA_CERTIFICATE
+
+
+def _foreign_certificate() -> dict[str, str]:
+    other_ca, other_key = new_authority("other")
+    certificate, key = issue_certificate(other_ca, other_key, "peer2", ["192.0.2.12"])
+    return {"certificate": certificate, "privateKey": key}
+
+
+def _certificate_for(address: str) -> dict[str, str]:
+    certificate, key = issue_certificate(CA_CERTIFICATE, CA_KEY, "peer2", [address])
+    return {"certificate": certificate, "privateKey": key}
+
+
+@pytest.mark.parametrize(
+    ("certificates", "message"),
+    [
+        (json.dumps({"peer1": {}}), r"^rocketmq:tlsCertificates: has no certificate for peer2, peer3"),
+        (_own_certificates(peer9=_certificate_for("192.0.2.19")), r"^rocketmq:tlsCertificates: names peer9, not among the hosts"),
+        (_own_certificates(peer2=_foreign_certificate()), r"^rocketmq:tlsCertificates.peer2.certificate: is not signed by tlsCaCertificate"),
+        (_own_certificates(peer2=_certificate_for("192.0.2.99")), r"^rocketmq:tlsCertificates.peer2.certificate: does not name 192.0.2.12 among"),
+        (_own_certificates(peer2={**_certificate_for("192.0.2.12"), "privateKey": CA_KEY}), r"^rocketmq:tlsCertificates.peer2.privateKey: is not the private key of its certificate$"),
+    ],
+)  # fmt: skip
+def test_bad_host_certificates_are_refused_naming_the_host(certificates: str, message: str) -> None:
+    stack = hosts_stack("multi-master", tls="enforcing", tlsCaCertificate=CA_CERTIFICATE, tlsCertificates=certificates)
+    with pytest.raises(ConfigError, match=message) as refused:
+        parse_config(stack, secret_keys=None)
+    assert "PRIVATE KEY" not in str(refused.value)
+
+
+def test_host_certificates_are_secret_and_for_target_hosts_only() -> None:
+    stack = hosts_stack(
+        "multi-master", tls="enforcing", tlsCaCertificate=CA_CERTIFICATE, tlsCertificates=OWN_CERTIFICATES
+    )
+    with pytest.raises(ConfigError, match=r"^rocketmq:tlsCertificates: holds private keys, so it must be a secret"):
+        parse_config(stack, secret_keys=frozenset({"rocketmq:sshPrivateKey"}))
+    with pytest.raises(ConfigError, match=r"^rocketmq:tlsCaKey: goes with the program signing"):
+        parse_config({**stack, "tlsCaKey": CA_KEY}, secret_keys=None)
+    aws = aws_stack("multi-master", tls="enforcing", tlsCaCertificate=CA_CERTIFICATE, tlsCertificates=OWN_CERTIFICATES)
+    with pytest.raises(ConfigError, match=r"^rocketmq:tlsCertificates: is for target hosts"):
+        parse_config(aws, secret_keys=None)
