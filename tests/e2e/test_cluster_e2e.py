@@ -145,7 +145,7 @@ def test_cluster_lifecycle(
         # A plaintext client, and one trusting another CA, are refused; the one trusting the output CA sends.
         stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
         clients = Clients(net, client_classpath, namesrv)
-        check_tls_refuses_strangers(clients, topic, None, outputs["proxyEndpoints"], stranger=stranger)
+        check_tls_refuses_strangers(clients, topic, None, stranger=stranger)
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-first", count=MESSAGES)
     if mode in METRICS_MODES:

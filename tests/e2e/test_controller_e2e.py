@@ -227,7 +227,7 @@ def test_controllers_of_their_own(
             # -- TLS: a plaintext client, and one that trusts another CA, are refused; then this one sends
             clients = Clients(net, classpath, namesrv)
             stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
-            check_tls_refuses_strangers(clients, topic, app, stack.outputs()["proxyEndpoints"], stranger=stranger)
+            check_tls_refuses_strangers(clients, topic, app, stranger=stranger)
             produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
             # -- the firewall let that in (clientCidrs), and keeps out what no role offers to that source
             master = masters["broker-a"].split(":")[0]
