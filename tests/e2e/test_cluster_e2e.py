@@ -66,7 +66,7 @@ from tests.e2e.suite_stacks import (
     stack_hosts,
 )
 from tests.e2e.testhosts import TestNetwork
-from tests.e2e.tls_scenario import check_tls_files, check_tls_refuses_strangers, host_key_material
+from tests.e2e.tls_scenario import SdkTarget, check_tls_files, check_tls_refuses_strangers, host_key_material
 from tests.e2e.topics_scenario import topics_and_groups_as_code
 from tests.e2e.traffic import ClientTls, client_for, consume, produce
 
@@ -142,10 +142,12 @@ def test_cluster_lifecycle(
     topic = "E2E_" + mode.upper().replace("-", "_")
     create_topic(net, probe, namesrv, "DefaultCluster", topic)
     if mode in TLS_MODES:
-        # A plaintext client, and one trusting another CA, are refused; the one trusting the output CA sends.
+        # Plaintext clients (the SDK's too), and one trusting another CA, are refused; the one trusting the output CA sends.
         stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
         clients = Clients(net, client_classpath, namesrv)
-        check_tls_refuses_strangers(clients, topic, None, stranger=stranger)
+        endpoints = outputs["proxyEndpoints"]
+        proxies = SdkTarget(endpoints, topic + "_SDK", "e2e-sdk") if endpoints else None
+        check_tls_refuses_strangers(clients, topic, None, stranger=stranger, proxies=proxies)
     produce(net, client_classpath, namesrv, topic, MESSAGES)
     consume(net, client_classpath, namesrv, topic, group="e2e-first", count=MESSAGES)
     if mode in METRICS_MODES:

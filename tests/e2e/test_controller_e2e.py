@@ -25,6 +25,7 @@ from components.acl_settings import TOOLS_YML
 from components.tls_certificates import new_authority
 from components.tls_settings import CERTIFICATE_FILE
 from tests.e2e.acl_scenario import (
+    SDK_GROUP,
     AclUsers,
     Clients,
     check_changed_password,
@@ -60,7 +61,7 @@ from tests.e2e.suite_stacks import (
     stack_config,
 )
 from tests.e2e.testhosts import Host, TestNetwork
-from tests.e2e.tls_scenario import check_tls_files, check_tls_refuses_strangers, host_key_material
+from tests.e2e.tls_scenario import SdkTarget, check_tls_files, check_tls_refuses_strangers, host_key_material
 from tests.e2e.traffic import ClientTls, SteadyTraffic, client_for, clients_speaking, consume, produce
 
 pytestmark = pytest.mark.e2e
@@ -224,10 +225,11 @@ def test_controllers_of_their_own(
             certificates = {h.name: net.ssh(h, f"sha256sum {CERTIFICATE_FILE}", check=True).stdout for h in net.hosts}
             for name in (topic, users.check_topic, users.sdk_topic):
                 create_topic(net, n1, namesrv, "DefaultCluster", name)  # mqadmin signs as the program's admin
-            # -- TLS: a plaintext client, and one that trusts another CA, are refused; then this one sends
+            # -- TLS: plaintext clients (the SDK's too), and one that trusts another CA, are refused; then this one sends
             clients = Clients(net, classpath, namesrv)
             stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
-            check_tls_refuses_strangers(clients, topic, app, stranger=stranger)
+            proxies = SdkTarget(stack.outputs()["proxyEndpoints"], users.sdk_topic, SDK_GROUP)
+            check_tls_refuses_strangers(clients, topic, app, stranger=stranger, proxies=proxies)
             produce(net, classpath, namesrv, topic, MESSAGES // 2, credentials=app)
             # -- the firewall let that in (clientCidrs), and keeps out what no role offers to that source
             master = masters["broker-a"].split(":")[0]

@@ -6,11 +6,12 @@ clients_speaking)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from components.tls_settings import CA_FILE, CERTIFICATE_FILE, KEY_FILE, TLS_PROPERTIES_FILE
 from tests.e2e.acl_scenario import Clients
 from tests.e2e.testhosts import Host, TestNetwork
-from tests.e2e.traffic import ClientTls, Credentials, clients_speaking
+from tests.e2e.traffic import ClientTls, Credentials, clients_speaking, sdk_refused
 
 
 def check_tls_files(net: TestNetwork, hosts: Sequence[Host]) -> None:
@@ -35,18 +36,34 @@ def host_key_material(net: TestNetwork, host: Host) -> str:
     return lines[3]
 
 
+@dataclass(frozen=True)
+class SdkTarget:
+    """Where RocketMQ 5's SDK would send: the proxies' endpoints, a topic and its consumer group."""
+
+    endpoints: list[str]
+    topic: str
+    group: str
+
+
 def check_tls_refuses_strangers(
     clients: Clients,
     topic: str,
     credentials: Credentials | None,
     *,
     stranger: ClientTls,
+    proxies: SdkTarget | None = None,
 ) -> None:
-    """With tls enforcing: a plaintext client and one that trusts another CA cannot send. The caller
-    then sends the same way, speaking TLS with the stack's CA: that those sends go through shows
-    these were refused for TLS. (The 5.x SDK through the proxies is not among them: with
-    proxy local on 5.4.0 a plaintext gRPC client got in under enforcing, see README's Security.)"""
+    """With tls enforcing: a plaintext client and one that trusts another CA cannot send, nor can
+    RocketMQ 5's SDK with SSL off through the ``proxies`` (if any). The caller then sends the same
+    way, speaking TLS with the stack's CA: that those sends go through shows these were refused
+    for TLS. The SDK's refusal must come from the connection, not from a missing topic or a right
+    (UNAVAILABLE: the proxy closed it)."""
     with clients_speaking(None):
         assert not clients.sends(topic, credentials), "a plaintext client sent to a cluster with tls enforcing"
+        if proxies is not None:
+            said = sdk_refused(
+                clients.net, proxies.endpoints, proxies.topic, group=proxies.group, credentials=credentials
+            )
+            assert "UNAVAILABLE" in said, f"the SDK without SSL was refused, but not by TLS:\n{said[-4000:]}"
     with clients_speaking(stranger):
         assert not clients.sends(topic, credentials), "a client trusting another CA sent"

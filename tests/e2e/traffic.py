@@ -172,11 +172,16 @@ def sdk_round_trip(
     """RocketMQ 5's gRPC SDK sends ``count`` messages through the proxies at ``endpoints`` (paced to
     ``per_second``, if given) and receives them, signing as ``credentials``' user; fails when an
     acknowledged message was lost."""
-    args = ["roundtrip", ";".join(endpoints), topic, group, str(count), str(timeout_s), str(per_second)]
-    argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
-    run = subprocess.run if net is None else net.run_in_control
-    timeout = timeout_s + count // max(per_second, 1) + 180
-    result = run(argv, capture_output=True, text=True, timeout=timeout, env=client_env(credentials))
+    result = _run_sdk_round_trip(
+        net,
+        endpoints,
+        topic,
+        group=group,
+        count=count,
+        timeout_s=timeout_s,
+        per_second=per_second,
+        credentials=credentials,
+    )
     output = result.stdout[-3000:] + result.stderr[-3000:]
     figures = dict(re.findall(r"^(SENT|RECEIVED|LOST|DUPLICATES|RECEIVE-ERRORS) (\d+)", result.stdout, re.MULTILINE))
     failed = re.search(r"^SENT \d+ (\d+)$", result.stdout, re.MULTILINE)
@@ -192,6 +197,39 @@ def sdk_round_trip(
     )
     assert result.returncode == 0 and trip.lost == 0, output
     return trip
+
+
+def sdk_refused(
+    net: TestNetwork | None, endpoints: list[str], topic: str, *, group: str, credentials: Credentials | None
+) -> str:
+    """RocketMQ 5's gRPC SDK tries to send 3 messages through the proxies at ``endpoints`` and
+    read them; asserts that it could not, and returns what it said (for why)."""
+    result = _run_sdk_round_trip(
+        net, endpoints, topic, group=group, count=3, timeout_s=20, per_second=0, credentials=credentials
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "SENT 3 0" not in result.stdout, f"the proxies let the SDK in:\n{output[-4000:]}"
+    return output
+
+
+def _run_sdk_round_trip(
+    net: TestNetwork | None,
+    endpoints: list[str],
+    topic: str,
+    *,
+    group: str,
+    count: int,
+    timeout_s: int,
+    per_second: int,
+    credentials: Credentials | None,
+) -> subprocess.CompletedProcess[str]:
+    """ProxyCheck roundtrip in the control namespace (net None: on this machine), speaking TLS
+    when the clients of this context do (clients_speaking)."""
+    args = ["roundtrip", ";".join(endpoints), topic, group, str(count), str(timeout_s), str(per_second)]
+    argv = rocketmq_dist.sdk_client_command(rocketmq_dist.build_sdk_client(), *args)
+    run = subprocess.run if net is None else net.run_in_control
+    timeout = timeout_s + count // max(per_second, 1) + 180
+    return run(argv, capture_output=True, text=True, timeout=timeout, env=client_env(credentials))
 
 
 @dataclass(frozen=True)
