@@ -230,3 +230,17 @@ def test_a_master_takes_no_writes_for_a_route_refresh_before_it_stops(mode: str)
             assert rollout.index('wipeWritePerm -b "$BROKER_NAME"') < restart
         else:
             assert read_only == -1, (mode, node.label)
+
+
+def test_a_new_data_volume_gets_selinux_labels_before_the_store_is_made() -> None:
+    """A fresh filesystem carries no SELinux labels: on an SELinux host the prepare step relabels the
+    mounted data volume, before it makes the store in it, so the store inherits the policy's label."""
+    cfg = parse_config(aws_stack("multi-master"))
+    with_volume = rendering.render_prepare_script("h", cfg.release, cfg.store_path, "vol-0abc")
+    mount = with_volume.index('mountpoint -q "$DATA_MOUNT" || mount "$DATA_MOUNT"')
+    guard = with_volume.index("if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then")
+    relabel = with_volume.index('restorecon -R "$DATA_MOUNT"')
+    store = with_volume.index('install -d -o rocketmq -g rocketmq -m 0750 "$STORE_PATH"')
+    assert mount < guard < relabel < store
+    # Without a volume of its own the store lives in directories the policy already labels.
+    assert "restorecon" not in rendering.render_prepare_script("h", cfg.release, cfg.store_path, None)
