@@ -98,9 +98,9 @@ class BrokerPair(pulumi.ComponentResource):
     @staticmethod
     def _script(args: BrokerPairArgs, node: BrokerNode) -> pulumi.Output[str]:
         host = args.hosts[node.host]
-        return pulumi.Output.all(host.private_address, args.namesrv_addr, args.controller_addr).apply(
+        return pulumi.Output.all(host.private_address, args.namesrv_addr, args.controller_addr, host.trusted_ca).apply(
             lambda values: render_broker_script(
-                args.cfg, node, host.key, values[0], values[1], controller_addr=values[2]
+                args.cfg, node, host.key, values[0], values[1], controller_addr=values[2], trusted_ca=values[3]
             )
         )
 

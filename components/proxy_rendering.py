@@ -17,14 +17,16 @@ from components.rendering import (
 from components.topology import PlannedHost
 
 
-def render_proxy_script(cfg: ClusterConfig, host: PlannedHost, address: str, namesrv_addr: str) -> str:
+def render_proxy_script(
+    cfg: ClusterConfig, host: PlannedHost, address: str, namesrv_addr: str, *, trusted_ca: str = ""
+) -> str:
     """The proxy's configure step: its files, started when it does not run (see service.sh.j2)."""
     assert host.proxy_ports is not None, f"{host.key} runs no proxy"
     env = render("proxy.env.j2", version=cfg.release.version, heap=cfg.heap.proxy or "auto", namesrv_addr=namesrv_addr)
     conf = render_proxy_conf(
         cfg, host.proxy_ports, metrics=host.metrics_port is not None, exporter_port=host.metrics_port
     )
-    files = [*_common_files("proxy", cfg, env), HostFile(PROXY_CONF, "0644", conf)]
+    files = [*_common_files("proxy", cfg, env, trusted_ca=trusted_ca), HostFile(PROXY_CONF, "0644", conf)]
     return _service_script("proxy", cfg, host.key, address, files, proxy_ports=host.proxy_ports, runtime_conf="")
 
 

@@ -57,8 +57,8 @@ class ProxyTier(pulumi.ComponentResource):
 
     @staticmethod
     def _script(args: ProxyTierArgs, host: RocketMqHost) -> pulumi.Output[str]:
-        return pulumi.Output.all(host.private_address, args.namesrv_addr).apply(
-            lambda values: render_proxy_script(args.cfg, host.planned, values[0], values[1])
+        return pulumi.Output.all(host.private_address, args.namesrv_addr, host.trusted_ca).apply(
+            lambda values: render_proxy_script(args.cfg, host.planned, values[0], values[1], trusted_ca=values[2])
         )
 
     @staticmethod

@@ -287,9 +287,21 @@ def render_start_script(
     )
 
 
-def _common_files(role: str, cfg: ClusterConfig, env_content: str, *, keeps_state: bool = False) -> list[HostFile]:
+def _common_files(
+    role: str, cfg: ClusterConfig, env_content: str, *, keeps_state: bool = False, trusted_ca: str = ""
+) -> list[HostFile]:
+    """The start script, unit and environment of a service. ``trusted_ca``: the fingerprint of the
+    CA its own TLS connections trust (brokers and proxies connect to others; name servers and
+    controllers only serve, and reload a new certificate by themselves)."""
     acl = cfg.acl is not None and cfg.acl.model == 2
     plain_acl = cfg.acl is not None and cfg.acl.model == 1
+    if trusted_ca:
+        # RocketMQ reads the CA its clients trust once, at start: a new CA changes this file, so
+        # the service restarts, one at a time with the others.
+        env_content = (
+            env_content.rstrip("\n")
+            + f"\n# rocketmq:tls: the CA this service trusts since it started\nTLS_CA_SHA256={trusted_ca}\n"
+        )
     return [
         HostFile(
             "/usr/local/libexec/rocketmq/start",
@@ -345,7 +357,14 @@ def _service_script(
 
 
 def render_broker_script(
-    cfg: ClusterConfig, node: BrokerNode, host_label: str, address: str, namesrv_addr: str, *, controller_addr: str = ""
+    cfg: ClusterConfig,
+    node: BrokerNode,
+    host_label: str,
+    address: str,
+    namesrv_addr: str,
+    *,
+    controller_addr: str = "",
+    trusted_ca: str = "",
 ) -> str:
     env = render(
         "broker.env.j2",
@@ -356,7 +375,7 @@ def render_broker_script(
         proxy_config=PROXY_CONF,
     )
     files = [
-        *_common_files("broker", cfg, env),
+        *_common_files("broker", cfg, env, trusted_ca=trusted_ca),
         HostFile(BROKER_CONF, "0644", render_broker_conf(cfg, node, address, namesrv_addr, controller_addr)),
     ]
     if node.proxy_ports is not None:

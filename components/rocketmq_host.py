@@ -13,7 +13,7 @@ from components.config_model import AclSettings, ReleaseSettings, TlsSettings
 from components.firewall_rules import FirewallRule, render_firewall_script
 from components.remote import HostEndpoint, root_script
 from components.rendering import DELETE_FROM_STDIN, render_install_script, render_prepare_script
-from components.tls_certificates import HostCertificate, StackCa
+from components.tls_certificates import HostCertificate, StackCa, fingerprint
 from components.tls_rendering import HostTlsFiles, render_tls_script
 from components.topology import PlannedHost
 
@@ -108,8 +108,11 @@ class RocketMqHost(pulumi.ComponentResource):
                     triggers=self.machine_triggers,
                 )
             )
+        # The fingerprint of the CA the services' own TLS connections trust ("" without TLS).
+        self.trusted_ca: pulumi.Output[str] = pulumi.Output.from_input("")
         if args.tls_ca is not None:
             before_install.append(self._tls_files(name, args, args.tls_ca))
+            self.trusted_ca = pulumi.Output.from_input(args.tls_ca.certificate).apply(fingerprint)
         plain_acl = args.acl is not None and args.acl.model == 1
         install_script: pulumi.Input[str] = render_install_script(
             self.key, args.release, plain_acl=plain_acl, tls=args.tls

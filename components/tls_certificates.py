@@ -80,6 +80,12 @@ def new_authority(name: str) -> tuple[str, str]:
     return certificate.public_bytes(serialization.Encoding.PEM).decode(), _pem_key(key)
 
 
+def fingerprint(certificate: str) -> str:
+    """The SHA-256 fingerprint of a PEM certificate (hex, as `openssl x509 -fingerprint -sha256`
+    shows it, without the colons)."""
+    return x509.load_pem_x509_certificate(certificate.encode()).fingerprint(hashes.SHA256()).hex().upper()
+
+
 def subject_alternative_names(host: str, addresses: Sequence[str]) -> list[x509.GeneralName]:
     """The host's name and each address, as IP or DNS names (what clients may connect to)."""
     names: list[x509.GeneralName] = [x509.DNSName(host)]

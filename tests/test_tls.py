@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
 from components import rendering
 from components.config import parse_config
@@ -373,3 +374,39 @@ def test_host_certificates_are_secret_and_for_target_hosts_only() -> None:
     aws = aws_stack("multi-master", tls="enforcing", tlsCaCertificate=CA_CERTIFICATE, tlsCertificates=OWN_CERTIFICATES)
     with pytest.raises(ConfigError, match=r"^rocketmq:tlsCertificates: is for target hosts"):
         parse_config(aws, secret_keys=None)
+
+
+def _configure_scripts(ca: tuple[str, str]) -> dict[str, str]:
+    """Each service's configure script (by step name) of a multi-master stack with a proxy host of
+    its own, whose hosts' certificates ``ca`` signs."""
+    proxy_host = {"name": "proxy1", "address": "192.0.2.21", "proxy": True}
+    stack = hosts_stack(
+        "multi-master",
+        hosts=[*json.loads(hosts_stack("multi-master")["hosts"]), proxy_host],
+        proxy="cluster",
+        tls="enforcing",
+        tlsCaCertificate=ca[0],
+        tlsCaKey=ca[1],
+    )
+    run = run_main_program(stack, SECRET_KEYS)
+    return {
+        c.name: c.inputs["stdin"]
+        for c in run.commands
+        if "UNIT=" in str(c.inputs.get("stdin", "")) and not c.name.endswith("-rollout")
+    }
+
+
+def test_a_new_ca_restarts_the_services_that_connect_to_others() -> None:
+    """RocketMQ reads the CA its own clients trust only at start, while servers reload a new
+    certificate by themselves: a new CA changes the brokers' and proxies' configure scripts (so they
+    restart, rolling), and leaves the name servers' alone."""
+    before = _configure_scripts((CA_CERTIFICATE, CA_KEY))
+    other_ca = new_authority("the next CA")
+    after = _configure_scripts(other_ca)
+    assert before.keys() == after.keys()
+    changed = {name for name in before if before[name] != after[name]}
+    restarted_units = {"rocketmq-broker.service", "rocketmq-proxy.service"}
+    expected = {name for name, script in before.items() if any(f"UNIT={u}" in script for u in restarted_units)}
+    assert len(expected) == 2 + 1 and changed == expected, sorted(changed)  # two brokers, a proxy
+    fingerprint = x509.load_pem_x509_certificate(other_ca[0].encode()).fingerprint(hashes.SHA256()).hex().upper()
+    assert all(f"TLS_CA_SHA256={fingerprint}\n" in after[name] for name in expected)
