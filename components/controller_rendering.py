@@ -52,7 +52,9 @@ def render_controller_conf(cfg: ClusterConfig, controllers: ControllerPeers, sel
     return render("controller.conf.j2", controller=controller_settings(cfg, controllers, self_endpoint))
 
 
-def render_controller_script(cfg: ClusterConfig, host: PlannedHost, address: str, controllers: ControllerPeers) -> str:
+def render_controller_script(
+    cfg: ClusterConfig, host: PlannedHost, address: str, controllers: ControllerPeers, *, trusted_ca: str = ""
+) -> str:
     """The controller's configure step: its files, started when it does not run (see service.sh.j2)."""
     assert host.controller_port is not None, f"{host.key} runs no controller"
     env = render(
@@ -62,7 +64,7 @@ def render_controller_script(cfg: ClusterConfig, host: PlannedHost, address: str
         heap=cfg.heap.controller or "auto",
     )
     conf = render_controller_conf(cfg, controllers, endpoint(address, host.controller_port))
-    files = [*_common_files("controller", cfg, env), HostFile(CONTROLLER_CONF, "0644", conf)]
+    files = [*_common_files("controller", cfg, env, trusted_ca=trusted_ca), HostFile(CONTROLLER_CONF, "0644", conf)]
     return _service_script(
         "controller", cfg, host.key, address, files, controller_port=host.controller_port, runtime_conf=""
     )

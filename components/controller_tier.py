@@ -54,8 +54,8 @@ class ControllerTier(pulumi.ComponentResource):
         cfg: ClusterConfig, host: RocketMqHost, peers: pulumi.Output[ControllerPeers | None]
     ) -> pulumi.Output[str]:
         def render(values: list[object]) -> str:
-            address, found = values
-            assert isinstance(address, str) and isinstance(found, ControllerPeers)
-            return render_controller_script(cfg, host.planned, address, found)
+            address, found, trusted_ca = values
+            assert isinstance(address, str) and isinstance(found, ControllerPeers) and isinstance(trusted_ca, str)
+            return render_controller_script(cfg, host.planned, address, found, trusted_ca=trusted_ca)
 
-        return pulumi.Output.all(host.private_address, peers).apply(render)
+        return pulumi.Output.all(host.private_address, peers, host.trusted_ca).apply(render)

@@ -291,8 +291,9 @@ def _common_files(
     role: str, cfg: ClusterConfig, env_content: str, *, keeps_state: bool = False, trusted_ca: str = ""
 ) -> list[HostFile]:
     """The start script, unit and environment of a service. ``trusted_ca``: the fingerprint of the
-    CA its own TLS connections trust (brokers and proxies connect to others; name servers and
-    controllers only serve, and reload a new certificate by themselves)."""
+    CA its own TLS connections trust (brokers, proxies and controllers connect to others: a
+    controller tells brokers their new roles. Name servers only serve, reload a new certificate by
+    themselves, and stay up so that the brokers not yet restarted keep their connections to them)."""
     acl = cfg.acl is not None and cfg.acl.model == 2
     plain_acl = cfg.acl is not None and cfg.acl.model == 1
     if trusted_ca:

@@ -65,6 +65,15 @@ HOSTS_BY_MODE: dict[str, list[dict[str, Any]]] = {
         {"name": "peer7", "address": "192.0.2.17", "broker": "broker-b/1"},
     ],
 }
+# master-slave-auto on the guide's peers, and two hosts that run only a controller; peer4 runs one
+# beside its broker.
+HOSTS_WITH_CONTROLLERS: list[dict[str, Any]] = [
+    *HOSTS_BY_MODE["master-slave-auto"][:3],
+    {**HOSTS_BY_MODE["master-slave-auto"][3], "controller": True},
+    {"name": "ctl1", "address": "192.0.2.21", "controller": True},
+    {"name": "ctl2", "address": "192.0.2.22", "controller": True},
+]
+
 NAME_SERVERS_BY_MODE = {
     "single-master": 1,
     "multi-master": 3,

@@ -5,7 +5,6 @@ check, and where they sit in the order of a deployment."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,17 +16,10 @@ from components.topology_picture import mermaid
 from tests.program_commands import _configure_commands, broker_commands, broker_conf, namesrv_commands, written_file
 from tests.pulumi_harness import run_main_program
 from tests.shell_checks import check_script
-from tests.stacks import HOSTS_BY_MODE, aws_stack, hosts_stack, local_stack
+from tests.stacks import HOSTS_BY_MODE, HOSTS_WITH_CONTROLLERS, aws_stack, hosts_stack, local_stack
 
 AUTO = "master-slave-auto"
 CONTROLLER_UNIT = "rocketmq-controller.service"
-# The guide's peers, and two hosts that run only a controller; peer4 runs one beside its broker.
-HOSTS_WITH_CONTROLLERS: list[dict[str, Any]] = [
-    *HOSTS_BY_MODE[AUTO][:3],
-    {**HOSTS_BY_MODE[AUTO][3], "controller": True},
-    {"name": "ctl1", "address": "192.0.2.21", "controller": True},
-    {"name": "ctl2", "address": "192.0.2.22", "controller": True},
-]
 
 # Refused before any resource by test_config.py, with the other bad inputs.
 BAD_INPUTS = [

@@ -29,7 +29,7 @@ from components.topology import plan_cluster
 from tests.program_commands import SECRET_SIG
 from tests.pulumi_harness import DYNAMIC_TYPE, run_main_program
 from tests.shell_checks import check_script
-from tests.stacks import aws_stack, hosts_stack, local_stack
+from tests.stacks import HOSTS_WITH_CONTROLLERS, aws_stack, hosts_stack, local_stack
 from tests.test_health_checks import _cluster_info_body, _Server
 
 CA_CERTIFICATE, CA_KEY = new_authority("test CA")
@@ -377,12 +377,12 @@ def test_host_certificates_are_secret_and_for_target_hosts_only() -> None:
 
 
 def _configure_scripts(ca: tuple[str, str]) -> dict[str, str]:
-    """Each service's configure script (by step name) of a multi-master stack with a proxy host of
-    its own, whose hosts' certificates ``ca`` signs."""
-    proxy_host = {"name": "proxy1", "address": "192.0.2.21", "proxy": True}
+    """Each service's configure script (by step name) of a master-slave-auto stack with
+    controllers and a proxy host of their own, whose hosts' certificates ``ca`` signs."""
+    proxy_host = {"name": "proxy1", "address": "192.0.2.31", "proxy": True}
     stack = hosts_stack(
-        "multi-master",
-        hosts=[*json.loads(hosts_stack("multi-master")["hosts"]), proxy_host],
+        "master-slave-auto",
+        hosts=[*HOSTS_WITH_CONTROLLERS, proxy_host],
         proxy="cluster",
         tls="enforcing",
         tlsCaCertificate=ca[0],
@@ -398,15 +398,16 @@ def _configure_scripts(ca: tuple[str, str]) -> dict[str, str]:
 
 def test_a_new_ca_restarts_the_services_that_connect_to_others() -> None:
     """RocketMQ reads the CA its own clients trust only at start, while servers reload a new
-    certificate by themselves: a new CA changes the brokers' and proxies' configure scripts (so they
-    restart, rolling), and leaves the name servers' alone."""
+    certificate by themselves: a new CA changes the configure scripts of brokers, proxies and
+    controllers (so they restart, rolling), and leaves the name servers' alone."""
     before = _configure_scripts((CA_CERTIFICATE, CA_KEY))
     other_ca = new_authority("the next CA")
     after = _configure_scripts(other_ca)
     assert before.keys() == after.keys()
     changed = {name for name in before if before[name] != after[name]}
-    restarted_units = {"rocketmq-broker.service", "rocketmq-proxy.service"}
+    restarted_units = {"rocketmq-broker.service", "rocketmq-proxy.service", "rocketmq-controller.service"}
     expected = {name for name, script in before.items() if any(f"UNIT={u}" in script for u in restarted_units)}
-    assert len(expected) == 2 + 1 and changed == expected, sorted(changed)  # two brokers, a proxy
+    assert len(expected) == 4 + 1 + 3 and changed == expected, sorted(changed)  # brokers, a proxy, controllers
+    assert len(before) > len(expected)  # the name servers' did not change
     fingerprint = x509.load_pem_x509_certificate(other_ca[0].encode()).fingerprint(hashes.SHA256()).hex().upper()
     assert all(f"TLS_CA_SHA256={fingerprint}\n" in after[name] for name in expected)
