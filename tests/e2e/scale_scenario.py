@@ -81,10 +81,12 @@ def change_release_and_back(
     ns_hosts: Sequence[Host],
     out_with: dict[str, Any] | None = None,
     back_with: dict[str, Any] | None = None,
+    between: Callable[[], None] | None = None,
 ) -> None:
     """`version` to ``other`` and back to ``current``, each a rolling change under traffic; the way
     out also applies ``out_with`` and the way back ``back_with`` (other changes that restart every
-    broker: one rolling restart for both, as a user would make them)."""
+    broker: one rolling restart for both, as a user would make them); ``between`` runs after the
+    way out (the way back's clients are made after it)."""
     net, probe = cluster.net, cluster.probe
     every_broker = {address for _, _, address in cluster.expected}
     for version in (other, current):
@@ -98,6 +100,8 @@ def change_release_and_back(
         assert {r.version for r in rows} == {"V" + version.replace(".", "_")}, rows
         for host in ns_hosts:
             assert service_pid(net, host, NAMESRV_UNIT) != ns_pids[host.name], f"{host}: name server not restarted"
+        if version == other and between is not None:
+            between()
     for address in every_broker:
         host = net.host(address.split(":")[0])
         kept = net.ssh(host, "ls /opt/rocketmq/versions", check=True).stdout.split()

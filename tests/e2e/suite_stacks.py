@@ -81,10 +81,13 @@ EXTRA_BROKER_PROPERTIES: dict[str, dict[str, str]] = {"master-slave-async": {"au
 # RocketMQ's Prometheus exporter (`metrics: true`, 5.x only) from the first up, in the lifecycle that
 # stays on 5.x; the exporter's port on hosts (RocketMQ's default).
 METRICS_MODES = frozenset({"single-master"})
-# tls: enforcing from the first up (tests/e2e/tls_scenario.py): one lifecycle per release line,
-# each also going to the other line and back; the controllers of their own run with it too
-# (tests/e2e/test_controller_e2e.py).
-TLS_MODES = frozenset({"multi-master", "master-slave-async"})
+# rocketmq:tls (tests/e2e/tls_scenario.py), one lifecycle per release line, each also going to the
+# other line and back: enforcing from the first up (the controllers of their own run so too,
+# tests/e2e/test_controller_e2e.py) ...
+TLS_MODES = frozenset({"master-slave-async"})
+# ... or turned on for the running cluster as the README says, riding the release round trip's
+# rolling restarts: permissive on the way out, enforcing on the way back.
+TLS_TURNED_ON = frozenset({"multi-master"})
 # Proxies on hosts of their own (proxy: cluster, tests/e2e/proxy_scenario.py), on hosts the layout leaves free.
 PROXY_HOSTS = {"single-master": ("n2", "n3")}
 METRICS_PORT = 5557

@@ -56,6 +56,7 @@ from tests.e2e.suite_stacks import (
     ROUTE_REFRESH_SECONDS,
     SCALE_OUT,
     TLS_MODES,
+    TLS_TURNED_ON,
     VERSIONS_BY_MODE,
     broker_host,
     broker_properties,
@@ -66,7 +67,13 @@ from tests.e2e.suite_stacks import (
     stack_hosts,
 )
 from tests.e2e.testhosts import TestNetwork
-from tests.e2e.tls_scenario import SdkTarget, check_tls_files, check_tls_refuses_strangers, host_key_material
+from tests.e2e.tls_scenario import (
+    SdkTarget,
+    check_permissive_lets_both_in,
+    check_tls_files,
+    check_tls_refuses_strangers,
+    host_key_material,
+)
 from tests.e2e.topics_scenario import topics_and_groups_as_code
 from tests.e2e.traffic import ClientTls, client_for, consume, produce
 
@@ -130,6 +137,8 @@ def test_cluster_lifecycle(
     key_material = key.strip().splitlines()[1]
     assert places_holding(net, net.hosts, stack, key_material) == [], "the private key shows in plaintext"
     first_hosts = [net.host(h["name"]) for h in config["hosts"]]
+    if mode in TLS_TURNED_ON:
+        assert outputs["caCertificate"] == "", "a CA without rocketmq:tls"
     if mode in TLS_MODES:
         # -- tls enforcing (tests/e2e/tls_scenario.py): every client from here on speaks TLS
         check_tls_files(net, first_hosts)
@@ -261,14 +270,36 @@ def test_cluster_lifecycle(
         older = min(first_version, other, key=lambda v: tuple(int(p) for p in v.split(".")))
         round_trip = dataclasses.replace(cluster, classpath=client_for(client_classpaths, older))
         # A name server is added on the way back: both need every broker restarted, once.
-        back_with = adding_a_name_server(grown) if mode in ADDED_NAME_SERVER else None
+        adds_name_server = mode in ADDED_NAME_SERVER
+        out_with: dict[str, Any] = dict(read_at_start)
+        back_with: dict[str, Any] = adding_a_name_server(grown) if adds_name_server else {}
+        between: Callable[[], None] | None = None
+        if mode in TLS_TURNED_ON:
+            # -- tls turned on for the running cluster as the README says, riding the round trip's
+            # rolling restarts (tests/e2e/tls_scenario.py): permissive on the way out lets plaintext
+            # and TLS clients in; the clients then move to TLS; enforcing on the way back.
+            out_with["tls"], back_with["tls"] = "permissive", "enforcing"
+
+            def clients_move_to_tls() -> None:
+                check_tls_files(net, first_hosts)
+                tls = ClientTls.trusting(stack.outputs()["caCertificate"], tmp_path / "client-tls")
+                tls_topic = topic + "_TLS"  # later steps count what topic holds
+                create_topic(net, probe, namesrv, "DefaultCluster", tls_topic)
+                check_permissive_lets_both_in(Clients(net, client_classpath, namesrv), tls_topic, tls)
+                speak_tls(tls)
+
+            between = clients_move_to_tls
+
         change_release_and_back(
-            round_trip, first_version, other, ns_hosts=ns_hosts, out_with=read_at_start, back_with=back_with
+            round_trip, first_version, other, ns_hosts=ns_hosts, out_with=out_with, back_with=back_with, between=between
         )
         _check_read_at_start_applied(net, broker_hosts)
         consume(net, client_classpath, namesrv, topic, group="e2e-after-change", count=MESSAGES)
-        if back_with:
+        if adds_name_server:
             cluster = dataclasses.replace(cluster, namesrv=name_server_added(cluster, grown))
+        if mode in TLS_TURNED_ON:
+            stranger = ClientTls.trusting(new_authority("e2e stranger")[0], tmp_path / "stranger")
+            check_tls_refuses_strangers(Clients(net, client_classpath, cluster.namesrv), topic, None, stranger=stranger)
     elif mode in ADDED_NAME_SERVER:
         cluster = dataclasses.replace(cluster, namesrv=add_a_name_server(cluster, grown))
     if mode in ADDED_NAME_SERVER:
@@ -366,7 +397,7 @@ def test_cluster_lifecycle(
         wait_for_cluster(net, probe, namesrv, expected)
         acl_1_0_turned_on_under_traffic(cluster, hosts=[net.host(h["name"]) for h in hosts], broker_hosts=broker_hosts)
 
-    if mode in TLS_MODES:
+    if mode in TLS_MODES | TLS_TURNED_ON:
         tls_key = host_key_material(net, first_hosts[0])
         assert places_holding(net, net.hosts, stack, tls_key) == [], "a host's TLS key shows in plaintext"
 

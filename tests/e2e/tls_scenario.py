@@ -1,7 +1,7 @@
 """rocketmq:tls in a running cluster: the files the program wrote, and who gets in. Used by the
 lifecycles that run with tls enforcing (suite_stacks.TLS_MODES, and the controllers of their own in
 tests/e2e/test_controller_e2e.py), whose clients all speak TLS (tests/e2e/traffic.py:
-clients_speaking)."""
+clients_speaking), and by the one that turns it on (suite_stacks.TLS_TURNED_ON)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def host_key_material(net: TestNetwork, host: Host) -> str:
     lines = net.ssh(host, f"sudo -n cat {KEY_FILE}", check=True).stdout.strip().splitlines()
     assert lines[0] == "-----BEGIN PRIVATE KEY-----", lines[0]
     return lines[3]
+
+
+def check_permissive_lets_both_in(clients: Clients, topic: str, tls: ClientTls) -> None:
+    """With tls permissive: a plaintext client and one speaking TLS (trusting the stack's CA) both
+    send, so clients may move to TLS one by one before the cluster enforces it."""
+    with clients_speaking(None):
+        assert clients.sends(topic, None), "tls permissive refused a plaintext client"
+    with clients_speaking(tls):
+        assert clients.sends(topic, None), "tls permissive refused a client speaking TLS"
 
 
 @dataclass(frozen=True)
