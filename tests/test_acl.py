@@ -5,7 +5,6 @@ broker does, and the steps' place in the program, their scripts secret."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from components.rendering import (
     render_unit,
 )
 from components.topology import plan_cluster
+from tests.host_scripts import mqadmin_stand_ins
 from tests.program_commands import SECRET_SIG, broker_commands, broker_conf, written_file
 from tests.pulumi_harness import run_main_program
 from tests.shell_checks import check_script
@@ -233,57 +233,6 @@ def test_the_credentials_files_hold_the_admin_for_broker_and_mqadmin(tmp_path: P
     assert f"if [[ -r {TOOLS_YML} ]]; then" in render_mqadmin(parse_config(_acl_stack()).release)
 
 
-# A stand-in mqadmin that keeps users and grants as a broker does: createUser fails for a user that
-# exists, updateUser for one that does not; updateAcl adds or replaces the entry for its resource.
-FAKE_MQADMIN = r"""#!/bin/bash
-set -euo pipefail
-command=$1
-shift
-declare -A opt=()
-while (($#)); do opt[$1]=${2:-}; shift 2; done
-users=$STATE/users acls=$STATE/acls
-touch "$users" "$acls"
-echo "$command ${opt[-u]:-${opt[-s]:-}}" >>"$STATE/calls"
-case $command in
-  createUser)
-    if grep -q "^${opt[-u]} " "$users"; then echo "CODE: 17 DESC: user ${opt[-u]} exists"; exit 0; fi
-    echo "${opt[-u]} ${opt[-t]} ${opt[-p]}" >>"$users"; echo "create user to ${opt[-b]} success." ;;
-  updateUser)
-    # As mqadmin: one of -p, -t and -s at a time.
-    if [[ -v opt[-p] && -v opt[-t] ]]; then echo "The option 't' was specified but ... 'p'"; exit 0; fi
-    if [[ ${opt[-p]:-} == *reject* ]]; then echo "CODE: 1 DESC: cannot take password ${opt[-p]}"; exit 0; fi
-    read -r _ type password < <(grep "^${opt[-u]} " "$users") || { echo "CODE: 17 DESC: no such user"; exit 0; }
-    grep -v "^${opt[-u]} " "$users" >"$users.new" || true
-    echo "${opt[-u]} ${opt[-t]:-$type} ${opt[-p]:-$password}" >>"$users.new"; mv "$users.new" "$users"
-    echo "update user to ${opt[-b]} success." ;;
-  deleteUser)
-    grep -v "^${opt[-u]} " "$users" >"$users.new" || true; mv "$users.new" "$users"
-    echo "delete user to ${opt[-b]} success." ;;
-  updateAcl)
-    grep -vF "${opt[-s]} ${opt[-r]} " "$acls" >"$acls.new" || true
-    echo "${opt[-s]} ${opt[-r]} ${opt[-a]} ${opt[-d]}" >>"$acls.new"; mv "$acls.new" "$acls"
-    echo "update acl to ${opt[-b]} success." ;;
-  deleteAcl)
-    grep -vF "${opt[-s]} ${opt[-r]:-}" "$acls" >"$acls.new" || true; mv "$acls.new" "$acls"
-    echo "delete acl to ${opt[-b]} success." ;;
-  *) echo "unexpected $command"; exit 2 ;;
-esac
-"""
-
-
-def _stand_ins(tmp_path: Path) -> dict[str, str]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "mqadmin-stand-in").write_text(FAKE_MQADMIN)
-    # runuser -u rocketmq -- <the program's mqadmin> ARGS...: the stand-in instead.
-    (bin_dir / "runuser").write_text('#!/bin/bash\nshift 4\nexec mqadmin-stand-in "$@"\n')
-    # systemctl is-active --quiet rocketmq-broker.service: running unless $STATE/broker-stopped exists.
-    (bin_dir / "systemctl").write_text("#!/bin/bash\n[[ ! -e $STATE/broker-stopped ]]\n")
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "STATE": str(tmp_path)}
-
-
 def _users_script(tmp_path: Path, users: dict[str, Any]) -> str:
     cfg = parse_config(_acl_stack(aclUsers=json.dumps(users)))
     script = render_acl_users_script(
@@ -319,7 +268,7 @@ def _calls(tmp_path: Path) -> list[str]:
 
 
 def test_the_users_script_creates_updates_and_deletes_as_declared(tmp_path: Path) -> None:
-    env = _stand_ins(tmp_path)
+    env = mqadmin_stand_ins(tmp_path)
     script = _users_script(tmp_path, USERS)
     check_script(tmp_path, "acl-users.sh", script)
     first = _run(script, env)
@@ -359,7 +308,7 @@ def test_the_users_script_creates_updates_and_deletes_as_declared(tmp_path: Path
 
 
 def test_a_stopped_broker_fails_the_step_and_keeps_what_it_had(tmp_path: Path) -> None:
-    env = _stand_ins(tmp_path)
+    env = mqadmin_stand_ins(tmp_path)
     assert _run(_users_script(tmp_path, USERS), env).returncode == 0
     (tmp_path / "broker-stopped").touch()
     done = _run(_users_script(tmp_path, {"ops": USERS["ops"]}), env)
@@ -368,7 +317,7 @@ def test_a_stopped_broker_fails_the_step_and_keeps_what_it_had(tmp_path: Path) -
 
 
 def test_a_refused_password_stays_out_of_the_error(tmp_path: Path) -> None:
-    env = _stand_ins(tmp_path)
+    env = mqadmin_stand_ins(tmp_path)
     assert _run(_users_script(tmp_path, USERS), env).returncode == 0
     rejected = "reject-Pa55word"
     done = _run(_users_script(tmp_path, {"orders-app": {"password": rejected, "topics": {"orders": "PUB"}}}), env)
