@@ -3,11 +3,13 @@ pinned in the state.
 
 A broker makes its admin user at its first start with access control and never changes it after
 (5.4.0's AuthenticationMetadataManagerImpl.initUser creates the user only when it is missing).
-Changed in the stack config, the admin would go on to every host's credentials files and the
-brokers would refuse it: the program's users steps and health checks, the brokers' requests to
-each other and proxies of their own, all signed as the admin. So a change is refused at the
-preview, before any step runs; the state keeps a digest of the identity (as a secret), never the
-password.
+Every request the program's steps, the brokers (a slave to its master) and proxies of their own
+make is signed as the admin, and a user has one password: a new password for the same admin
+would be refused wherever the old one is still in use, until every service restarted. So only a
+move to an admin of another name is let through (components/acl_admin_rotation.py creates it on
+every broker first, and deletes the former one once every service uses the new one); a new
+password under the same name is refused at the preview, before any step runs. The state keeps
+the admin's name and a digest of the identity (as a secret), never the password.
 
 4.9.x's ACL 1.0 keeps the admin in the users file, which the brokers read again as it changes: there
 the admin may change. The pin also holds the ACL model (1.0 on 4.9.x, 2.0 on 5.3.0 and later): a
@@ -27,10 +29,12 @@ from components.config_checks import NAMESPACE
 from components.config_model import AclSettings
 
 CHANGED_ADMIN = (
-    f"{NAMESPACE}:aclAdminUser or {NAMESPACE}:aclAdminPassword differs from the admin this cluster's brokers "
-    "were started with; a broker makes that user once, at its first start, and would refuse the new one (the "
-    "program's own steps and health checks, and the brokers' requests to each other, sign as it). Changing the "
-    f"admin is not supported: set the former values back (every host keeps them in {TOOLS_YML})"
+    f"{NAMESPACE}:aclAdminPassword differs from the password of admin user {{user}} this cluster's brokers "
+    "keep, under the same name; a user has one password, and the services still signing with the old one "
+    "(brokers to each other, proxies, the program's own steps) would be refused until each restarted. To "
+    f"change the admin's password, move to an admin of another name: set {NAMESPACE}:aclAdminUser to a new "
+    f"name together with the new {NAMESPACE}:aclAdminPassword (the README's Security section); or set the "
+    f"former password back (every host keeps it in {TOOLS_YML})"
 )
 
 
@@ -55,8 +59,11 @@ class _AdminIdentityProvider(pulumi.dynamic.ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         failures = []
         old = _olds.get("fingerprint")
-        if old and old != news.get("fingerprint") and news.get("model", 2) == 2:
-            failures.append(pulumi.dynamic.CheckFailure("fingerprint", CHANGED_ADMIN))
+        # Pins made before the name was pinned hold none: the rotation's handover step on each
+        # broker host refuses a new password under the same name there, before any file changes.
+        same_user = _olds.get("user") == news.get("user")
+        if old and old != news.get("fingerprint") and news.get("model", 2) == 2 and same_user:
+            failures.append(pulumi.dynamic.CheckFailure("fingerprint", CHANGED_ADMIN.format(user=news.get("user"))))
         # Pins made before the model was pinned hold none: they are all ACL 2.0.
         if _olds and _olds.get("model", 2) != news.get("model", 2):
             failures.append(pulumi.dynamic.CheckFailure("model", CHANGED_MODEL))
@@ -68,17 +75,21 @@ class _AdminIdentityProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.CreateResult(id_=secrets.token_hex(8), outs=props)
 
     def diff(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        # Only the first fingerprint is ever stored: check refuses any other.
-        return pulumi.dynamic.DiffResult(changes=False)
+        # A new admin (check let it through) or a pin made before the name was pinned.
+        changed = any(_olds.get(key) != news.get(key) for key in ("fingerprint", "user"))
+        return pulumi.dynamic.DiffResult(changes=changed, replaces=[], delete_before_replace=False)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
+        return pulumi.dynamic.UpdateResult(outs=news)
 
 
 class AclAdminIdentity(pulumi.dynamic.Resource):
-    """The admin's fingerprint, a secret input; the hosts' credentials steps wait for its check."""
+    """The admin's name and fingerprint (a secret); the hosts' credentials steps wait for its check."""
 
     def __init__(self, name: str, acl: AclSettings, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(
             _AdminIdentityProvider(),
             name,
-            {"fingerprint": pulumi.Output.secret(admin_fingerprint(acl)), "model": acl.model},
+            {"fingerprint": pulumi.Output.secret(admin_fingerprint(acl)), "model": acl.model, "user": acl.admin_user},
             opts,
         )

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components import rendering
-from components.acl_settings import BROKER_AUTH_CONF, MQADMIN_HOME, PLAIN_ACL_FILE, PROXY_AUTH_CONF, TOOLS_YML
+from components.acl_settings import (
+    BROKER_AUTH_CONF,
+    FORMER_ADMINS,
+    MQADMIN_HOME,
+    PLAIN_ACL_FILE,
+    PROXY_AUTH_CONF,
+    TOOLS_YML,
+)
 from components.config_model import AclGrant, AclSettings, AclUser, ClusterConfig
 from components.topology import BrokerNode
 
@@ -102,12 +109,16 @@ def render_credentials_script(
         broker_auth_conf=BROKER_AUTH_CONF,
         proxy_auth_conf=PROXY_AUTH_CONF,
         plain_acl_file=PLAIN_ACL_FILE,
+        former_admins=FORMER_ADMINS,
         tools_yml=TOOLS_YML,
         mqadmin_home=MQADMIN_HOME,
         mqadmin_conf_dir=f"{MQADMIN_HOME}/conf",
         # 4.9.x's mqadmin reads its logging config from the same home as tools.yml, and stops without one.
         tools_logging=f"{rendering.ROCKETMQ_HOME}/conf/logback_tools.xml" if acl.model == 1 else "",
         broker_unit=rendering.UNITS["broker"],
+        proxy_unit=rendering.UNITS["proxy"],
+        broker_restart_pending=rendering.restart_pending("broker"),
+        proxy_restart_pending=rendering.restart_pending("proxy"),
         heredoc=rendering.HEREDOC,
         **({"broker_auth": "", "proxy_auth": "", "plain_acl": ""} | files),
     )
@@ -155,3 +166,44 @@ def render_acl_users_script(
         mqadmin=rendering.MQADMIN,
         heredoc=rendering.HEREDOC,
     )
+
+
+def render_admin_handover_script(
+    acl: AclSettings, node: BrokerNode, *, host_label: str, namesrv_addr: str, broker_endpoint: str
+) -> str:
+    """Makes the stack's admin a super user of broker `node` while the former admin still signs
+    there (templates/acl-admin-handover.sh.j2). Holds the admin's password: pass it as a secret."""
+    if rendering.HEREDOC in acl.admin_password:
+        raise ValueError("the admin's password would end its here-document early")
+    return rendering.render(
+        "acl-admin-handover.sh.j2",
+        admin_password=acl.admin_password,
+        heredoc=rendering.HEREDOC,
+        tools_yml=TOOLS_YML,
+        **_admin_context(acl, node, host_label, namesrv_addr, broker_endpoint),
+    )
+
+
+def render_admin_retire_script(
+    acl: AclSettings, node: BrokerNode, *, host_label: str, namesrv_addr: str, broker_endpoint: str
+) -> str:
+    """Deletes from broker `node` the former admins its handover noted (templates/acl-admin-retire.sh.j2)."""
+    return rendering.render(
+        "acl-admin-retire.sh.j2", **_admin_context(acl, node, host_label, namesrv_addr, broker_endpoint)
+    )
+
+
+def _admin_context(
+    acl: AclSettings, node: BrokerNode, host_label: str, namesrv_addr: str, broker_endpoint: str
+) -> dict[str, str]:
+    return {
+        "label": node.label,
+        "host_label": host_label,
+        "namesrv_addr": namesrv_addr,
+        "broker_endpoint": broker_endpoint,
+        "former_admins": FORMER_ADMINS,
+        "admin_user": acl.admin_user,
+        "unit": rendering.UNITS["broker"],
+        "lock_path": rendering.ADMIN_LOCK,
+        "mqadmin": rendering.MQADMIN,
+    }

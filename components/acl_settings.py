@@ -67,3 +67,6 @@ def proxy_auth_settings(enforced: bool) -> dict[str, str | bool]:
 # wrapper points it here when the file exists (templates/mqadmin.sh.j2).
 MQADMIN_HOME = "/etc/rocketmq/mqadmin"
 TOOLS_YML = f"{MQADMIN_HOME}/conf/tools.yml"
+# ACL 2.0: the admins a broker host's mqadmin signed as before a move to another admin
+# (components/acl_admin_rotation.py), to be deleted from its broker once no service signs as them.
+FORMER_ADMINS = "/etc/rocketmq/acl-former-admins"

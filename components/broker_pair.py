@@ -140,7 +140,7 @@ class BrokerPair(pulumi.ComponentResource):
             rollout,
             parent=self,
             depends_on=list(after),
-            triggers=[*host.machine_triggers, script_digest(script)],
+            triggers=[*host.restart_triggers("broker"), script_digest(script)],
         )
 
     def _acl_users(self, name: str, args: BrokerPairArgs, node: BrokerNode, rollout: remote.Command) -> remote.Command:

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from pulumi_command import remote
 
 from components.acl_admin_identity import AclAdminIdentity
+from components.acl_admin_rotation import AclAdminRotation, AclAdminRotationArgs, BrokerAccess
 from components.broker_pair import BrokerPair, BrokerPairArgs
-from components.config_model import ClusterConfig
+from components.config_model import AclSettings, ClusterConfig
 from components.controller_tier import ControllerTier, ControllerTierArgs
 from components.firewall_rules import FirewallSources, cluster_sources, firewall_rules
 from components.group_drain import GroupDrain, GroupDrainArgs
@@ -22,7 +24,7 @@ from components.remote import Bastion, HostEndpoint, connection_for
 from components.rocketmq_host import RocketMqHost, RocketMqHostArgs
 from components.tls_certificates import StackCa, TlsAuthority
 from components.topic_catalog import TopicCatalog, TopicCatalogArgs, TopicLayout
-from components.topology import ClusterPlan, plan_cluster
+from components.topology import ClusterPlan, namesrv_addr, plan_cluster
 
 MIN_ZONES = 2
 
@@ -129,19 +131,24 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
     trusted: pulumi.Output[list[str]] | None = None
     if cfg.acl is not None and cfg.acl.model == 1:
         trusted = pulumi.Output.all(*[endpoints[h.key].private_address for h in plan.hosts if h.broker is not None])
+    connections = {h.key: connection_for(endpoints[h.key], private_key, bastion) for h in plan.hosts}
+    rotation = None
+    if cfg.acl is not None and cfg.acl.model == 2 and acl_admin is not None:
+        rotation = _admin_rotation(cfg.acl, plan, endpoints, connections, acl_admin)
     hosts = {
         planned.key: RocketMqHost(
             f"rocketmq-{planned.key}",
             RocketMqHostArgs(
                 endpoint=endpoints[planned.key],
-                connection=connection_for(endpoints[planned.key], private_key, bastion),
+                connection=connections[planned.key],
                 release=cfg.release,
                 store_path=cfg.store_path,
                 planned=planned,
                 mirror=mirror,
                 firewall_rules=None if sources is None else firewall_rules(planned, sources),
                 acl=cfg.acl,
-                acl_admin=acl_admin,
+                # A new admin is on every broker before any host's credentials change.
+                acl_after=[*([acl_admin] if acl_admin is not None else []), *(rotation.handovers if rotation else [])],
                 acl_trusted_addresses=trusted if planned.broker is not None else None,
                 tls=cfg.tls,
                 tls_ca=tls_ca,
@@ -232,6 +239,13 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
                 rollout_after=rollout_after,
             ),
         )
+    if rotation is not None:
+        rotation.retire_former_admins(
+            after=[
+                *(step for pair in pairs for step in pair.services),
+                *(proxies.services + proxies.rollouts if proxies else []),
+            ]
+        )
     return ClusterOutputs(
         namesrv_addr=tier.namesrv_addr,
         name_servers=tier.endpoints,
@@ -244,6 +258,35 @@ def deploy(cfg: ClusterConfig, private_key: pulumi.Input[str] | None) -> Cluster
         ),
         proxy_endpoints=proxies.endpoints if proxies else _flattened([p.proxy_endpoints for p in pairs]),
         ca_certificate=tls_ca.certificate if tls_ca is not None else "",
+    )
+
+
+def _admin_rotation(
+    acl: AclSettings,
+    plan: ClusterPlan,
+    endpoints: Mapping[str, HostEndpoint],
+    connections: Mapping[str, remote.ConnectionArgs],
+    pinned_admin: pulumi.Resource,
+) -> AclAdminRotation:
+    """ACL 2.0: the steps that move the brokers to another admin, when rocketmq:aclAdminUser changes."""
+    name_servers = plan.name_server_hosts
+    namesrv = pulumi.Output.all(*[endpoints[h.key].private_address for h in name_servers]).apply(
+        lambda addresses: namesrv_addr([(a, h.name_server_port) for a, h in zip(addresses, name_servers, strict=True)])
+    )
+    brokers = [
+        BrokerAccess(
+            host_key=h.key,
+            node=h.broker,
+            connection=connections[h.key],
+            private_address=endpoints[h.key].private_address,
+            ready_after=endpoints[h.key].ready_after,
+        )
+        for h in plan.hosts
+        if h.broker is not None
+    ]
+    return AclAdminRotation(
+        "rocketmq-acl-admin-rotation",
+        AclAdminRotationArgs(acl=acl, brokers=brokers, namesrv_addr=namesrv, pinned_admin=pinned_admin),
     )
 
 

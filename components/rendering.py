@@ -38,6 +38,7 @@ ROCKETMQ_HOME = "/opt/rocketmq/current"
 # release's own conf/plain_acl.yml, which ships a sample admin (rocketmq2/12345678) never to load.
 PLAIN_ACL_FILE_OPTION = f"-Drocketmq.acl.plain.file={posixpath.relpath(PLAIN_ACL_FILE, ROCKETMQ_HOME)}"
 SERVICE_USER_HOME = "/var/lib/rocketmq"
+
 DATA_MOUNT = "/data/rocketmq"
 HEREDOC = "ROCKETMQ_PULUMI_FILE_EOF"
 STOP_TIMEOUT_SECONDS = 120
@@ -119,6 +120,12 @@ _env = jinja2.Environment(
     comment_end_string="--#>",
 )
 _env.filters["q"] = lambda value: shlex.quote(str(value))
+
+
+def restart_pending(role: str) -> str:
+    """The mark that a running service runs older files than it has: its rolling restart step
+    restarts it and removes the mark (templates/_service_vars.sh.j2)."""
+    return f"{SERVICE_USER_HOME}/restart-pending-{role}"
 
 
 def render(template: str, **context: Any) -> str:
@@ -329,6 +336,7 @@ def _service_context(role: str, cfg: ClusterConfig, host_label: str, address: st
         "description": description,
         "host_label": host_label,
         "unit": UNITS[role],
+        "restart_pending": restart_pending(role),
         "address": address,
         "ready_timeout_seconds": cfg.ready_timeout_seconds,
         "rocketmq_home": ROCKETMQ_HOME,

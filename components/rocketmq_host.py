@@ -30,9 +30,10 @@ class RocketMqHostArgs:
     # What the host's firewall (firewalld or ufw, when active) lets in; None: the program leaves it alone.
     firewall_rules: tuple[FirewallRule, ...] | None = None
     # rocketmq:acl: the admin's credentials, which the brokers and mqadmin on this host need, and
-    # the resource whose check refuses another admin than the brokers keep (written only after it).
+    # what they are written after: the resource whose check refuses an admin the brokers cannot
+    # move to, and every broker's step that makes a new admin (components/acl_admin_rotation.py).
     acl: AclSettings | None = None
-    acl_admin: pulumi.Resource | None = None
+    acl_after: Sequence[pulumi.Resource] = ()
     # ACL 1.0 (4.9.x) on a broker host: the brokers' addresses, which its plain_acl.yml lets in.
     acl_trusted_addresses: pulumi.Input[Sequence[str]] | None = None
     # rocketmq:tls: the cluster's mode (mqadmin follows it), and with permissive or enforcing the CA
@@ -58,6 +59,11 @@ class RocketMqHost(pulumi.ComponentResource):
         # Every script on this host (here and in the services) reruns on a replaced machine.
         self.machine_triggers: list[pulumi.Input[str]] = (
             [args.endpoint.machine_id] if args.endpoint.machine_id is not None else []
+        )
+        # ACL 2.0: brokers and proxies read the admin's credentials at start; the credentials step
+        # marks those running older ones, so their rolling restarts run again for another admin.
+        self._admin_trigger: list[pulumi.Input[str]] = (
+            [f"acl-admin {args.acl.admin_user}"] if args.acl is not None and args.acl.model == 2 else []
         )
 
         endpoint = args.endpoint
@@ -103,7 +109,7 @@ class RocketMqHost(pulumi.ComponentResource):
                     args.connection,
                     pulumi.Output.secret(credentials),
                     parent=self,
-                    depends_on=[self.prepared, *([args.acl_admin] if args.acl_admin is not None else [])],
+                    depends_on=[self.prepared, *args.acl_after],
                     delete=DELETE_FROM_STDIN,
                     triggers=self.machine_triggers,
                 )
@@ -132,6 +138,10 @@ class RocketMqHost(pulumi.ComponentResource):
             triggers=self.machine_triggers,
         )
         self.register_outputs({"privateAddress": self.private_address, "version": args.release.version})
+
+    def restart_triggers(self, role: str) -> list[pulumi.Input[str]]:
+        """What reruns the rolling restart of `role` on this host (with its configure script's digest)."""
+        return [*self.machine_triggers, *(self._admin_trigger if role in ("broker", "proxy") else [])]
 
     def _tls_files(self, name: str, args: RocketMqHostArgs, ca: StackCa) -> remote.Command:
         """The host's certificate (its own, or one the CA signs for every address clients may use),

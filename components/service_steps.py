@@ -57,7 +57,7 @@ def service_steps(
         rollout_script,
         parent=parent,
         depends_on=[configure, *rollout_after],
-        triggers=[*host.machine_triggers, script_digest(script)],
+        triggers=[*host.restart_triggers(role), script_digest(script)],
     )
     return ServiceSteps(configure, rollout)
 

@@ -1,6 +1,6 @@
 """Access control (rocketmq:acl) in a running cluster: turned on under traffic, who may send and
 consume (through the brokers and, with ACL 2.0, the proxies), a password changed by `up` without
-restarting a broker, and no password in plaintext in any host's journal or RocketMQ logs, the
+restarting a broker, the admin moved to another name (ACL 2.0), and no password in plaintext in any host's journal or RocketMQ logs, the
 engine's output and logs, or the state. RocketMQ 5's ACL 2.0 and 4.9.x's ACL 1.0 (plain_acl.yml)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.acl_settings import PLAIN_ACL_FILE, TOOLS_YML
+from components.acl_settings import FORMER_ADMINS, PLAIN_ACL_FILE, TOOLS_YML
 from components.config_acl import DEFAULT_ADMIN_USER
 from tests.e2e.cluster_harness import PulumiStack, create_topic, places_holding
 from tests.e2e.scale_scenario import RunningCluster
@@ -40,6 +40,7 @@ class AclUsers:
     admin_password: str
     passwords: dict[str, str]
     whole_names_only: bool = False  # ACL 1.0 (4.9.x) grants no prefixes
+    admin_user: str = DEFAULT_ADMIN_USER
 
     @classmethod
     def make(cls, topic: str, group: str, *, whole_names_only: bool = False) -> AclUsers:
@@ -60,6 +61,8 @@ class AclUsers:
     def configure(self, stack: PulumiStack, acl: bool | str = True) -> None:
         stack.set_config({"acl": acl, "aclUsers": self.grants()})
         stack.set_secret("aclAdminPassword", self.admin_password)
+        if self.admin_user != DEFAULT_ADMIN_USER:
+            stack.set_config({"aclAdminUser": self.admin_user})
         for name, password in self.passwords.items():
             stack.set_secret(f"aclUsers.{name}.password", password, path=True)
 
@@ -81,6 +84,18 @@ class AclUsers:
         """Gives ``name`` a new password in the stack config (for the next `up`)."""
         changed = dataclasses.replace(self, passwords={**self.passwords, name: _password()})
         stack.set_secret(f"aclUsers.{name}.password", changed.passwords[name], path=True)
+        return changed
+
+    @property
+    def admin(self) -> Credentials:
+        """The program's admin, as a client may sign with it."""
+        return self.admin_user, self.admin_password
+
+    def with_new_admin(self, stack: PulumiStack, name: str) -> AclUsers:
+        """Moves the program's admin to ``name``, with a new password, in the stack config."""
+        changed = dataclasses.replace(self, admin_user=name, admin_password=_password())
+        stack.set_config({"aclAdminUser": name})
+        stack.set_secret("aclAdminPassword", changed.admin_password)
         return changed
 
     def with_new_admin_password(self, stack: PulumiStack) -> AclUsers:
@@ -247,3 +262,37 @@ def acl_1_0_turned_on_under_traffic(
     )
     create_topic(net, admin_host, namesrv, "DefaultCluster", users.topic + "_AFTER")  # mqadmin, with the new one
     assert passwords_in_plaintext(net, cluster.stack, users, changed) == [], "an ACL password shows in plaintext"
+
+
+def admin_moved_under_traffic(
+    cluster: RunningCluster,
+    users: AclUsers,
+    *,
+    hosts: Sequence[Host],
+    broker_hosts: Sequence[Host],
+    proxy_endpoints: list[str],
+) -> AclUsers:
+    """The admin's password changed as the README says on 5.x: by a move to an admin of another
+    name, in one `up`, while the steady traffic runs. Each broker restarts once (one at a time,
+    nothing lost, no send failed or refused); then the new admin works, from clients and from
+    mqadmin on the hosts, the former one is refused everywhere, and the proxies inside the
+    brokers still check the application's clients (they ask their broker as the new admin)."""
+    net, probe, namesrv, stack = cluster.net, cluster.probe, cluster.namesrv, cluster.stack
+    signed = dataclasses.replace(cluster, credentials=users.as_user("e2e-ops"))
+    pids = cluster.broker_pids()
+    moved = users.with_new_admin(stack, "e2e-admin-2")
+    signed.change("the admin moved to another name", {}).check(most_down=1)
+    restarted = cluster.broker_pids()
+    assert all(restarted[address] not in (0, pid) for address, pid in pids.items()), (pids, restarted)
+    clients = Clients(net, cluster.classpath, namesrv)
+    assert clients.sends(users.check_topic, moved.admin), "the new admin is refused"
+    assert not clients.sends(users.check_topic, users.admin), "the former admin still works"
+    for host in hosts:
+        listing = net.ssh(host, f"sudo -n grep -c \"^accessKey: '{moved.admin_user}'$\" {TOOLS_YML}").stdout
+        assert listing.strip() == "1", f"{host}: mqadmin does not sign as {moved.admin_user}"
+    for host in broker_hosts:
+        assert net.ssh(host, f"sudo -n test -e {FORMER_ADMINS}").returncode != 0, f"{host} still lists former admins"
+    create_topic(net, probe, namesrv, "DefaultCluster", users.topic + "_MOVED")  # mqadmin, as the new admin
+    check_proxy_checks_clients(clients, proxy_endpoints, moved)
+    assert passwords_in_plaintext(net, stack, users, moved) == [], "an ACL password shows in plaintext"
+    return moved

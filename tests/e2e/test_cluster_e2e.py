@@ -18,7 +18,12 @@ import pytest
 from components.tls_certificates import new_authority
 from components.topology import BROKER_PORT
 from tests.e2e import rocketmq_dist
-from tests.e2e.acl_scenario import Clients, acl_1_0_turned_on_under_traffic, acl_turned_on_under_traffic
+from tests.e2e.acl_scenario import (
+    Clients,
+    acl_1_0_turned_on_under_traffic,
+    acl_turned_on_under_traffic,
+    admin_moved_under_traffic,
+)
 from tests.e2e.cluster_harness import (
     PulumiStack,
     broker_jvm_pid,
@@ -384,8 +389,16 @@ def test_cluster_lifecycle(
         # -- acl turned on for the running cluster, whose proxies run inside the brokers
         # (tests/e2e/acl_scenario.py): one broker restarts at a time, then every grant holds
         wait_for_cluster(net, probe, namesrv, expected)
-        acl_turned_on_under_traffic(
+        users = acl_turned_on_under_traffic(
             cluster,
+            hosts=[net.host(h["name"]) for h in hosts],
+            broker_hosts=broker_hosts,
+            proxy_endpoints=stack.outputs()["proxyEndpoints"],
+        )
+        # -- the admin's password changed: moved to an admin of another name, one broker restarting at a time
+        admin_moved_under_traffic(
+            cluster,
+            users,
             hosts=[net.host(h["name"]) for h in hosts],
             broker_hosts=broker_hosts,
             proxy_endpoints=stack.outputs()["proxyEndpoints"],
