@@ -185,7 +185,7 @@ def parse_acl(
     admin_user = check.pattern("aclAdminUser", r.get("aclAdminUser", DEFAULT_ADMIN_USER), _USER, _USER_TEXT)
     _long_enough_for_acl1("aclAdminUser", admin_user, model)
     if not r.has("aclAdminPassword"):
-        later = "" if model == 1 else "; it cannot be changed later"
+        later = "" if model == 1 else f"; changing it later takes a new {NAMESPACE}:aclAdminUser too"
         set_it = f"`pulumi config set --secret {NAMESPACE}:aclAdminPassword` (the program's own user{later})"
         if by_default:
             raise ConfigError(
