@@ -14,7 +14,7 @@ from typing import Any
 
 from components.acl_settings import FORMER_ADMINS, PLAIN_ACL_FILE, TOOLS_YML
 from components.config_acl import DEFAULT_ADMIN_USER
-from tests.e2e.cluster_harness import PulumiStack, create_topic, places_holding
+from tests.e2e.cluster_harness import PulumiStack, create_topic, places_holding, wait_until
 from tests.e2e.scale_scenario import RunningCluster
 from tests.e2e.testhosts import Host, TestNetwork
 from tests.e2e.traffic import Credentials, client, consume, produce, sdk_refused, sdk_round_trip
@@ -229,14 +229,21 @@ def acl_turned_on_under_traffic(
 
 
 def acl_1_0_turned_on_under_traffic(
-    cluster: RunningCluster, *, hosts: Sequence[Host], broker_hosts: Sequence[Host]
+    cluster: RunningCluster,
+    *,
+    hosts: Sequence[Host],
+    broker_hosts: Sequence[Host],
+    slave_hosts: Sequence[Host] = (),
 ) -> None:
     """ACL 1.0 (4.9.x) turned on for a running cluster in one `up`, while the steady traffic signs as
     a declared user (e2e-ops, in the users file the hosts get before any broker restarts): every
     broker restarts once, one at a time, nothing lost, no send failed or refused. Then the users'
     rights hold, and changed passwords (a user's and the program's admin's) are in force when `up`
     ends, with no broker restarted (the brokers read the file again by themselves). mqadmin runs on
-    a host without a broker, whose address the users file does not trust: it signs as the admin."""
+    a host without a broker, whose address the users file does not trust: it signs as the admin.
+    Each of ``slave_hosts`` copies a topic made after that from its master: a 4.9.x slave signs
+    nothing it asks its master, and is let in by its address (the users file's
+    globalWhiteRemoteAddresses)."""
     users = AclUsers.make("E2E_ACL", "e2e-acl", whole_names_only=True)
     users.configure(cluster.stack, acl=True)
     signed = dataclasses.replace(cluster, credentials=users.as_user("e2e-ops"))
@@ -249,6 +256,12 @@ def acl_1_0_turned_on_under_traffic(
     assert all(restarted[address] not in (0, pid) for address, pid in pids.items()), (pids, restarted)
     check_acl_1_0_files(net, hosts, broker_hosts)
     create_topic(net, admin_host, namesrv, "DefaultCluster", users.check_topic)
+    for slave in slave_hosts:
+        wait_until(
+            lambda slave=slave: users.check_topic in _stored_topics(net, slave),
+            90,
+            f"the slave on {slave} to copy {users.check_topic} from its master",
+        )
     check_who_may_do_what(clients, users)
 
     changed = users.with_new_password(cluster.stack, "e2e-pub").with_new_admin_password(cluster.stack)
@@ -262,6 +275,12 @@ def acl_1_0_turned_on_under_traffic(
     )
     create_topic(net, admin_host, namesrv, "DefaultCluster", users.topic + "_AFTER")  # mqadmin, with the new one
     assert passwords_in_plaintext(net, cluster.stack, users, changed) == [], "an ACL password shows in plaintext"
+
+
+def _stored_topics(net: TestNetwork, host: Host) -> str:
+    """The topics file of the broker on ``host``, in the store its broker.conf names."""
+    store = "$(awk -F= '$1 == \"storePathRootDir\" { print $2 }' /etc/rocketmq/broker.conf)"
+    return net.ssh(host, f'sudo -n sh -c "cat {store}/config/topics.json"').stdout
 
 
 def admin_moved_under_traffic(

@@ -404,11 +404,17 @@ def test_cluster_lifecycle(
             proxy_endpoints=stack.outputs()["proxyEndpoints"],
         )
 
-    if mode == "multi-master":
+    if mode in ("multi-master", "master-slave-sync"):
         # -- ACL 1.0 (4.9.x's plain_acl.yml) turned on for the running cluster in one up
-        # (tests/e2e/acl_scenario.py): one broker restarts at a time, then every grant holds
+        # (tests/e2e/acl_scenario.py): one broker restarts at a time, then every grant holds,
+        # and the slaves still copy their masters' topics
         wait_for_cluster(net, probe, namesrv, expected)
-        acl_1_0_turned_on_under_traffic(cluster, hosts=[net.host(h["name"]) for h in hosts], broker_hosts=broker_hosts)
+        acl_1_0_turned_on_under_traffic(
+            cluster,
+            hosts=[net.host(h["name"]) for h in hosts],
+            broker_hosts=broker_hosts,
+            slave_hosts=[net.host(p["host"]) for p in LAYOUTS[mode] if p.get("broker", "/0").split("/")[1] != "0"],
+        )
 
     if mode in TLS_MODES | TLS_TURNED_ON:
         tls_key = host_key_material(net, first_hosts[0])
