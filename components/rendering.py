@@ -38,7 +38,6 @@ ROCKETMQ_HOME = "/opt/rocketmq/current"
 # release's own conf/plain_acl.yml, which ships a sample admin (rocketmq2/12345678) never to load.
 PLAIN_ACL_FILE_OPTION = f"-Drocketmq.acl.plain.file={posixpath.relpath(PLAIN_ACL_FILE, ROCKETMQ_HOME)}"
 SERVICE_USER_HOME = "/var/lib/rocketmq"
-
 DATA_MOUNT = "/data/rocketmq"
 HEREDOC = "ROCKETMQ_PULUMI_FILE_EOF"
 STOP_TIMEOUT_SECONDS = 120

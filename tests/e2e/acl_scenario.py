@@ -1,7 +1,8 @@
 """Access control (rocketmq:acl) in a running cluster: turned on under traffic, who may send and
 consume (through the brokers and, with ACL 2.0, the proxies), a password changed by `up` without
-restarting a broker, the admin moved to another name (ACL 2.0), and no password in plaintext in any host's journal or RocketMQ logs, the
-engine's output and logs, or the state. RocketMQ 5's ACL 2.0 and 4.9.x's ACL 1.0 (plain_acl.yml)."""
+restarting a broker, the admin moved to another name (ACL 2.0), and no password in plaintext in
+any host's journal or RocketMQ logs, the engine's output and logs, or the state. RocketMQ 5's
+ACL 2.0 and 4.9.x's ACL 1.0 (plain_acl.yml)."""
 
 from __future__ import annotations
 
